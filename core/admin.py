@@ -1,0 +1,48 @@
+from django.contrib import admin, messages
+
+from core import services
+from core.models import ApiKey, AsyncAction, MetadataSchema
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "app_id", "token_hint", "scope", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["scope", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "app_id"]
+    readonly_fields = ["app_id", "token_hint", "created_by", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def get_fields(self, request, obj=None):
+        return ["name", "scope"] if obj is None else super().get_fields(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        issued = services.api_key_create(name=obj.name, scope=obj.scope, created_by=request.user)
+        obj.pk, obj.app_id = issued.api_key.pk, issued.app_id
+        messages.warning(request, f"X-App-Id: {issued.app_id} — X-App-Token: {issued.app_token} "
+                                  "(copy the token now: it is stored hashed and cannot be shown again)")
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request, queryset):
+        for key in queryset.filter(revoked_at__isnull=True):
+            services.api_key_revoke(key)
+        messages.success(request, "Revoked.")
+
+
+@admin.register(AsyncAction)
+class AsyncActionAdmin(admin.ModelAdmin):
+    list_display = ["public_id", "type", "status", "progress", "processed", "total", "created_at", "finished_at"]
+    list_filter = ["status", "type"]
+    search_fields = ["public_id", "request_id"]
+    readonly_fields = [f.name for f in AsyncAction._meta.fields if f.name != "attachment"]
+    exclude = ["attachment"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(MetadataSchema)
+class MetadataSchemaAdmin(admin.ModelAdmin):
+    list_display = ["related_object", "allow_defined_only", "updated_at"]
+    search_fields = ["related_object"]

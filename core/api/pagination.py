@@ -1,0 +1,46 @@
+"""Voucherify-style lists: {object: "list", data_ref: "customers", customers: [...], total, has_more}."""
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+
+from core.errors import InvalidPayload
+
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 100
+
+LIST_PARAMETERS = [
+    OpenApiParameter("limit", OpenApiTypes.INT, description=f"Items per page, 1-{MAX_LIMIT} (default {DEFAULT_LIMIT})."),
+    OpenApiParameter("page", OpenApiTypes.INT, description="Page number, from 1."),
+]
+
+
+def int_param(request, name: str, default: int | None, minimum: int | None = None,
+              maximum: int | None = None) -> int | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidPayload(f"Query parameter {name} must be an integer")
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise InvalidPayload(f"Query parameter {name} must be between {minimum} and {maximum}")
+    return value
+
+
+def paginate(request, queryset: QuerySet, data_ref: str, serialize, *, max_limit: int = MAX_LIMIT) -> dict:
+    """One page of `queryset`; `serialize(objects)` turns the page into a list of dicts."""
+    limit = int_param(request, "limit", DEFAULT_LIMIT, 1, max_limit)
+    page = int_param(request, "page", 1, 1, 1_000_000)
+    offset = (page - 1) * limit
+    rows = list(queryset[offset: offset + limit + 1])
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "object": "list",
+        "data_ref": data_ref,
+        data_ref: serialize(rows),
+        "total": queryset.count(),
+        "has_more": has_more,
+    }

@@ -1,0 +1,69 @@
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core import selectors
+from core.api.pagination import LIST_PARAMETERS, paginate
+from core.api.serializers import AsyncActionSerializer, MetadataSchemaSerializer
+from core.errors import NotFound
+from core.models import MetadataSchema
+
+
+class AsyncActionListView(APIView):
+    @extend_schema(tags=["async actions"], parameters=LIST_PARAMETERS, responses=AsyncActionSerializer(many=True),
+                   summary="List async actions")
+    def get(self, request):
+        queryset = selectors.async_action_list()
+        return Response(paginate(request, queryset, "async_actions",
+                                 lambda rows: AsyncActionSerializer(rows, many=True).data))
+
+class AsyncActionDetailView(APIView):
+    @extend_schema(tags=["async actions"], responses=AsyncActionSerializer, summary="Get an async action")
+    def get(self, request, action_id: str):
+        return Response(AsyncActionSerializer(selectors.async_action_get(action_id)).data)
+
+class MetadataSchemaListView(APIView):
+    @extend_schema(tags=["metadata schemas"], responses=inline_serializer(
+        "MetadataSchemaList", {"object": serializers.CharField(), "data_ref": serializers.CharField(),
+                               "schemas": MetadataSchemaSerializer(many=True), "total": serializers.IntegerField()}),
+        summary="List metadata schemas")
+    def get(self, request):
+        rows = MetadataSchema.objects.all()
+        data = MetadataSchemaSerializer(rows, many=True).data
+        return Response({"object": "list", "data_ref": "schemas", "schemas": data, "total": len(data)})
+
+    @extend_schema(tags=["metadata schemas"], request=MetadataSchemaSerializer, responses=MetadataSchemaSerializer,
+                   summary="Create or replace the metadata schema of one kind of object (project extension)")
+    def post(self, request):
+        related_object = request.data.get("related_object") if isinstance(request.data, dict) else None
+        instance = MetadataSchema.objects.filter(related_object=related_object).first() if related_object else None
+        serializer = MetadataSchemaSerializer(instance, data=request.data)
+        serializer.is_valid(raise_exception=True)
+        schema = serializer.save()
+        return Response(MetadataSchemaSerializer(schema).data, status=200 if instance else 201)
+
+class MetadataSchemaDetailView(APIView):
+    @extend_schema(tags=["metadata schemas"], responses=MetadataSchemaSerializer,
+                   summary="Get the metadata schema of one kind of object")
+    def get(self, request, resource: str):
+        return Response(MetadataSchemaSerializer(selectors.metadata_schema_get(resource)).data)
+
+    @extend_schema(tags=["metadata schemas"], responses={204: None}, summary="Delete a metadata schema")
+    def delete(self, request, resource: str):
+        deleted, _ = MetadataSchema.objects.filter(related_object=resource).delete()
+        if not deleted:
+            raise NotFound(f"Cannot find metadata schema for {resource}")
+        return Response(status=204)
+
+class ApiNotFoundView(APIView):
+    """Catch-all for unknown /v1 paths, so they get the JSON error body (and never a slash redirect)."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    @extend_schema(exclude=True)
+    def get(self, request, *args, **kwargs):
+        raise NotFound(f"No API endpoint at {request.path}")
+
+    post = put = patch = delete = get

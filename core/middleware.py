@@ -1,0 +1,65 @@
+import re
+import uuid
+
+from django.conf import settings
+
+from core.context import request_id_var
+from core.errors import PayloadTooLarge, error_response, response_for_unhandled
+
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith("/v1/") or path == "/v1" or path.startswith("/client/v1/")
+
+
+class RequestIdMiddleware:
+    """Gives every request an id (kept from X-Request-ID when sane), logs it and returns it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else f"v-{uuid.uuid4().hex}"
+        request.request_id = request_id
+        token = request_id_var.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class ApiErrorMiddleware:
+    """On API paths: refuse oversized bodies before they are read, and answer every
+    unexpected error in the API's JSON error format instead of an HTML page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if is_api_path(request.path):
+            too_large = self._oversized(request)
+            if too_large:
+                return too_large
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if is_api_path(request.path):
+            return response_for_unhandled(exception)
+        return None
+
+    @staticmethod
+    def _oversized(request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return error_response(400, "bad_request", "Bad request", "Invalid Content-Length header")
+        multipart = request.META.get("CONTENT_TYPE", "").startswith("multipart/")
+        limit = settings.API_MAX_UPLOAD_BODY if multipart else settings.API_MAX_JSON_BODY
+        if length > limit:
+            return error_response(413, PayloadTooLarge.key, PayloadTooLarge.message,
+                                  f"The body has {length} bytes; the limit is {limit}.")
+        return None

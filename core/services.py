@@ -1,0 +1,132 @@
+"""Writes of the shared kernel: API keys and async actions."""
+
+import hashlib
+import hmac
+import logging
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from core.context import current_request_id
+from core.models import ApiKey, AsyncAction
+
+logger = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------- API keys
+
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class IssuedApiKey:
+    api_key: ApiKey
+    app_token: str  # shown once, never stored
+
+    @property
+    def app_id(self) -> str:
+        return self.api_key.app_id
+
+
+def hash_token(token: str) -> str:
+    # Tokens are 256-bit random values, so a fast hash is enough (no dictionary to attack).
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def api_key_create(*, name: str, scope: str = ApiKey.Scope.MANAGEMENT, created_by=None) -> IssuedApiKey:
+    token = secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(
+        name=name, app_id=str(uuid.uuid4()), token_hash=hash_token(token), token_hint=token[:6],
+        scope=scope, created_by=created_by,
+    )
+    return IssuedApiKey(api_key=key, app_token=token)
+
+
+def api_key_authenticate(app_id: str, app_token: str) -> ApiKey | None:
+    key = ApiKey.objects.filter(app_id=app_id, revoked_at__isnull=True).first()
+    if key is None or not hmac.compare_digest(key.token_hash, hash_token(app_token)):
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        # Minute resolution keeps this from writing on every request.
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key
+
+
+def api_key_revoke(key: ApiKey) -> None:
+    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    key.refresh_from_db(fields=["revoked_at"])
+
+
+# ---------------------------------------------------------------- async actions
+
+ProgressCallback = Callable[[int, int], None]
+AsyncHandler = Callable[[AsyncAction, ProgressCallback], dict]
+_ASYNC_HANDLERS: dict[str, AsyncHandler] = {}
+
+
+def register_async_handler(action_type: str):
+    """Decorator: the service function that performs one type of async action.
+
+    It receives the action and a `progress(processed, total)` callback and returns the result
+    dict. It must be idempotent: it may run again after a crash (the action row says how far it got).
+    """
+
+    def decorator(func: AsyncHandler) -> AsyncHandler:
+        _ASYNC_HANDLERS[action_type] = func
+        return func
+
+    return decorator
+
+
+def async_action_start(*, action_type: str, payload: dict | None = None, attachment: bytes | None = None,
+                       api_key: ApiKey | None = None, user=None) -> AsyncAction:
+    """Create the action row and queue its task once the surrounding transaction commits."""
+    if action_type not in _ASYNC_HANDLERS:
+        raise KeyError(f"No handler registered for async action type {action_type!r}")
+    action = AsyncAction.objects.create(
+        type=action_type, payload=payload or {}, attachment=attachment, api_key=api_key,
+        user=user if getattr(user, "pk", None) else None, request_id=current_request_id() or "",
+    )
+    from core.tasks import run_async_action
+
+    transaction.on_commit(lambda: run_async_action.delay(action.pk))
+    return action
+
+
+def async_action_run(action_id: int) -> None:
+    """Run one action to completion. A finished action is left alone, so redelivery is harmless."""
+    claimed = AsyncAction.objects.filter(
+        pk=action_id, status__in=[AsyncAction.Status.ENQUEUED, AsyncAction.Status.IN_PROGRESS]
+    ).update(status=AsyncAction.Status.IN_PROGRESS, started_at=timezone.now())
+    if not claimed:
+        return
+    action = AsyncAction.objects.get(pk=action_id)
+    handler = _ASYNC_HANDLERS[action.type]
+    try:
+        result = handler(action, _progress_reporter(action.pk))
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded on the action for the user
+        logger.exception("Async action %s failed", action.public_id)
+        AsyncAction.objects.filter(pk=action_id).update(
+            status=AsyncAction.Status.FAILED, finished_at=timezone.now(),
+            result={"message": "The operation failed.", "error": str(exc)[:500]},
+        )
+        return
+    AsyncAction.objects.filter(pk=action_id).update(
+        status=AsyncAction.Status.DONE, progress=100, processed=F("total"), finished_at=timezone.now(),
+        result=result or {},
+    )
+
+
+def _progress_reporter(action_pk: int) -> ProgressCallback:
+    def report(processed: int, total: int) -> None:
+        percent = min(100, int(processed * 100 / total)) if total else 0
+        AsyncAction.objects.filter(pk=action_pk).update(processed=processed, total=total, progress=percent)
+
+    return report
