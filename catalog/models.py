@@ -76,3 +76,6 @@ class ProductCollectionItem(models.Model):
             models.UniqueConstraint(fields=["collection", "sku"], condition=models.Q(sku__isnull=False),
                                     name="collection_item_sku_once"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.collection_id}: {self.sku_id or self.product_id}"

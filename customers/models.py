@@ -131,6 +131,9 @@ class OrderItem(models.Model):
             models.CheckConstraint(condition=models.Q(amount__gte=0), name="order_item_amount_gte_0"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.source_id or self.product_id or self.sku_id}"
+
     @property
     def subtotal_amount(self) -> int:
         return self.amount - self.discount_amount
