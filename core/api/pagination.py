@@ -10,7 +10,8 @@ DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
 
 LIST_PARAMETERS = [
-    OpenApiParameter("limit", OpenApiTypes.INT, description=f"Items per page, 1-{MAX_LIMIT} (default {DEFAULT_LIMIT})."),
+    OpenApiParameter("limit", OpenApiTypes.INT,
+                     description=f"Items per page, 1-{MAX_LIMIT} (default {DEFAULT_LIMIT})."),
     OpenApiParameter("page", OpenApiTypes.INT, description="Page number, from 1."),
 ]
 
