@@ -202,13 +202,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "AppId": {"type": "apiKey", "in": "header", "name": "X-App-Id"},
-            "AppToken": {"type": "apiKey", "in": "header", "name": "X-App-Token"},
-        }
-    },
-    "SECURITY": [{"AppId": [], "AppToken": []}],
 }
 
 LOGGING = {

@@ -12,14 +12,15 @@ from core.models import MetadataSchema
 
 class AsyncActionListView(APIView):
     @extend_schema(tags=["async actions"], parameters=LIST_PARAMETERS, responses=AsyncActionSerializer(many=True),
-                   summary="List async actions")
+                   summary="List async actions", operation_id="list-async-actions")
     def get(self, request):
         queryset = selectors.async_action_list()
         return Response(paginate(request, queryset, "async_actions",
                                  lambda rows: AsyncActionSerializer(rows, many=True).data))
 
 class AsyncActionDetailView(APIView):
-    @extend_schema(tags=["async actions"], responses=AsyncActionSerializer, summary="Get an async action")
+    @extend_schema(tags=["async actions"], responses=AsyncActionSerializer, summary="Get an async action",
+                   operation_id="get-async-action")
     def get(self, request, action_id: str):
         return Response(AsyncActionSerializer(selectors.async_action_get(action_id)).data)
 
@@ -27,14 +28,15 @@ class MetadataSchemaListView(APIView):
     @extend_schema(tags=["metadata schemas"], responses=inline_serializer(
         "MetadataSchemaList", {"object": serializers.CharField(), "data_ref": serializers.CharField(),
                                "schemas": MetadataSchemaSerializer(many=True), "total": serializers.IntegerField()}),
-        summary="List metadata schemas")
+        summary="List metadata schemas", operation_id="list-metadata-schemas")
     def get(self, request):
         rows = MetadataSchema.objects.all()
         data = MetadataSchemaSerializer(rows, many=True).data
         return Response({"object": "list", "data_ref": "schemas", "schemas": data, "total": len(data)})
 
     @extend_schema(tags=["metadata schemas"], request=MetadataSchemaSerializer, responses=MetadataSchemaSerializer,
-                   summary="Create or replace the metadata schema of one kind of object (project extension)")
+                   summary="Create or replace the metadata schema of one kind of object (project extension)",
+                   operation_id="upsert-metadata-schema")
     def post(self, request):
         related_object = request.data.get("related_object") if isinstance(request.data, dict) else None
         instance = MetadataSchema.objects.filter(related_object=related_object).first() if related_object else None
@@ -45,11 +47,13 @@ class MetadataSchemaListView(APIView):
 
 class MetadataSchemaDetailView(APIView):
     @extend_schema(tags=["metadata schemas"], responses=MetadataSchemaSerializer,
-                   summary="Get the metadata schema of one kind of object")
+                   summary="Get the metadata schema of one kind of object",
+                   operation_id="get-metadata-schema")
     def get(self, request, resource: str):
         return Response(MetadataSchemaSerializer(selectors.metadata_schema_get(resource)).data)
 
-    @extend_schema(tags=["metadata schemas"], responses={204: None}, summary="Delete a metadata schema")
+    @extend_schema(tags=["metadata schemas"], responses={204: None}, summary="Delete a metadata schema",
+                   operation_id="delete-metadata-schema")
     def delete(self, request, resource: str):
         deleted, _ = MetadataSchema.objects.filter(related_object=resource).delete()
         if not deleted:
