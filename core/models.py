@@ -111,3 +111,27 @@ class MetadataSchema(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"Metadata schema: {self.related_object}"
+
+
+class IdempotencyRecord(models.Model):
+    """An `Idempotency-Key` seen on a write: the same key and body replays the stored answer,
+    another body gets 422, and a retry while the first is still running gets 409."""
+
+    class State(models.TextChoices):
+        IN_FLIGHT = "IN_FLIGHT"
+        DONE = "DONE"
+
+    key = models.CharField(max_length=255)
+    # Keys are per client: the API key (or staff user) that sent it, plus method and path.
+    scope = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.IN_FLIGHT)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="idempotency_key_once_per_scope")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.state})"

@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "core",
     "catalog",
     "customers",
+    "rules",
+    "promo",
 ]
 
 MIDDLEWARE = [
