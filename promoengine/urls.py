@@ -9,6 +9,7 @@ v1 = [
     path("", include("core.api.urls")),
     path("", include("customers.api.urls")),
     path("", include("catalog.api.urls")),
+    path("", include("promo.api.urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,28 @@
+"""Serializer fields for the wire rules: money and counts are JSON integers, never floats or strings."""
+
+from rest_framework import serializers
+
+MAX_AMOUNT = 10**15  # minor units; far above any real order, far below bigint overflow
+
+
+class StrictIntegerField(serializers.IntegerField):
+    default_error_messages = {"strict": "Must be a JSON integer (amounts are in minor units, e.g. 1000 for 10.00)."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 0)
+        kwargs.setdefault("max_value", MAX_AMOUNT)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("strict")
+        return super().to_internal_value(data)
+
+
+class LooseDictField(serializers.DictField):
+    """A JSON object (metadata and the like), null treated as not given by the caller."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        return data

@@ -1,0 +1,162 @@
+"""Validate, redeem, roll back: the checkout API."""
+
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api.pagination import LIST_PARAMETERS, int_param, paginate
+from core.errors import InvalidPayload, error_body
+from core.idempotency import run_idempotent
+from promo import presenters, selectors, services
+from promo.api.serializers import RollbackSerializer, StackedRequestSerializer
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER,
+    description="Same key and body replays the first answer; another body gets 422; a retry in flight gets 409.")
+
+
+def _scope(request, what: str) -> str:
+    principal = f"key:{request.auth.pk}" if request.auth is not None else f"user:{request.user.pk}"
+    return f"{principal}:{what}"
+
+
+def _idempotent(request, what: str, produce):
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        status, body = produce()
+    else:
+        status, body = run_idempotent(scope=_scope(request, what), key=key, payload=request.data, produce=produce)
+    return Response(body, status=status)
+
+
+def _as_answer(call):
+    """Run a write and turn a refusal into its (status, error body), so idempotent replays repeat refusals too."""
+    try:
+        return 200, call()
+    except services.RedemptionFailed as failed:
+        return failed.status, error_body(failed.status, failed.key, failed.message, failed.details, **failed.extra)
+
+
+class ValidationsView(APIView):
+    redemption_scope = True
+
+    @extend_schema(tags=["validations"], request=StackedRequestSerializer, operation_id="validate-stacked-discounts",
+                   summary="Validate stackable discounts",
+                   description="What applies to this cart and customer and what it is worth; with "
+                               "`session{type: LOCK}` one use of each limited code is reserved for the session.")
+    def post(self, request):
+        serializer = StackedRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(services.validate(serializer.validated_data, api_key=request.auth))
+
+
+class RedemptionsView(APIView):
+    redemption_scope = True
+
+    @extend_schema(tags=["redemptions"], request=StackedRequestSerializer, parameters=[IDEMPOTENCY_HEADER],
+                   operation_id="redeem-stacked-discounts", summary="Redeem stackable discounts",
+                   description="One transaction: every counter and limit is taken atomically. A refused "
+                               "redemption answers 400 with the reasons and is recorded as a failed attempt.")
+    def post(self, request):
+        serializer = StackedRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        payload = serializer.validated_data
+        return _idempotent(request, "POST /v1/redemptions",
+                           lambda: _as_answer(lambda: services.redeem(payload, api_key=request.auth)))
+
+    @extend_schema(tags=["redemptions"], operation_id="list-redemptions", summary="List redemptions",
+                   parameters=[*LIST_PARAMETERS, *[OpenApiParameter(n, OpenApiTypes.STR) for n in (
+                       "campaign", "voucher", "customer", "result", "order")],
+                               OpenApiParameter("created_at[after]", OpenApiTypes.DATETIME),
+                               OpenApiParameter("created_at[before]", OpenApiTypes.DATETIME)])
+    def get(self, request):
+        params = request.query_params
+        queryset = selectors.redemption_list(
+            campaign=params.get("campaign"), voucher=params.get("voucher"), customer=params.get("customer"),
+            result=params.get("result"), order=params.get("order"),
+            created_after=_datetime(params, "created_at[after]"),
+            created_before=_datetime(params, "created_at[before]"))
+        return Response(paginate(request, queryset, "redemptions",
+                                 lambda rows: [presenters.redemption_json(r) for r in rows]))
+
+
+def _datetime(params, name: str):
+    raw = params.get(name)
+    if not raw:
+        return None
+    value = parse_datetime(raw)
+    if value is None:
+        raise InvalidPayload(f"{name} must be an ISO 8601 date-time")
+    return value
+
+
+class RedemptionDetailView(APIView):
+    @extend_schema(tags=["redemptions"], operation_id="get-redemption", summary="Get a redemption")
+    def get(self, request, redemption_id: str):
+        redemption = selectors.redemption_get(redemption_id)
+        children = list(redemption.children.order_by("pk")) if redemption.parent_id is None else None
+        rollback = getattr(redemption, "rollback", None)
+        return Response(presenters.redemption_json(redemption, children=children or None, rollback=rollback))
+
+
+class _RollbackBase(APIView):
+    redemption_scope = True
+    parent_required: bool | None = None
+
+    def post(self, request, redemption_id: str):
+        serializer = RollbackSerializer(data=request.data if isinstance(request.data, dict) else {})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        reason = request.query_params.get("reason") or data.get("reason") or ""
+        tracking_id = request.query_params.get("tracking_id") or data.get("tracking_id") or ""
+
+        def produce():
+            return 200, services.rollback(redemption_id, reason=reason, tracking_id=tracking_id,
+                                          metadata=data.get("metadata"), parent_required=self.parent_required)
+
+        return _idempotent(request, f"ROLLBACK {redemption_id}", produce)
+
+
+_ROLLBACK_PARAMS = [OpenApiParameter("reason", OpenApiTypes.STR), OpenApiParameter("tracking_id", OpenApiTypes.STR),
+                    IDEMPOTENCY_HEADER]
+
+
+class RollbackView(_RollbackBase):
+    @extend_schema(tags=["redemptions"], request=RollbackSerializer, parameters=_ROLLBACK_PARAMS,
+                   operation_id="rollback-redemption", summary="Roll back a redemption")
+    def post(self, request, redemption_id: str):
+        return super().post(request, redemption_id)
+
+
+class RollbacksView(_RollbackBase):
+    parent_required = True
+
+    @extend_schema(tags=["redemptions"], request=RollbackSerializer, parameters=_ROLLBACK_PARAMS,
+                   operation_id="rollback-stacked-redemptions", summary="Roll back a stacked redemption")
+    def post(self, request, redemption_id: str):
+        return super().post(request, redemption_id)
+
+
+class VoucherRedemptionsView(APIView):
+    @extend_schema(tags=["redemptions"], parameters=LIST_PARAMETERS, operation_id="get-voucher-redemptions",
+                   summary="A voucher's redemptions")
+    def get(self, request, code: str):
+        voucher = selectors.voucher_get(code)
+        rows = selectors.redemption_list(voucher=voucher.code)
+        limit = int_param(request, "limit", 10, 1, 100)
+        entries = [presenters.redemption_json(r) for r in rows[:limit]]
+        return Response({"object": "list", "data_ref": "redemption_entries", "quantity": voucher.redemption_quantity,
+                         "redeemed_quantity": voucher.redeemed_quantity, "redemption_entries": entries,
+                         "total": rows.count(), "url": f"/v1/vouchers/{voucher.code}/redemptions?page=1&limit={limit}"})
+
+
+class SessionReleaseView(APIView):
+    redemption_scope = True
+
+    @extend_schema(tags=["validations"], responses={204: None}, operation_id="release-validation-session",
+                   summary="Release a validation session lock")
+    def delete(self, request, code: str, session_key: str):
+        services.session_release(code, session_key)
+        return Response(status=204)

@@ -1,0 +1,306 @@
+"""Writes of the redemption engine: validation sessions, redemptions (one transaction each, a row
+for every attempt), rollbacks (once), and session release."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from django.db import transaction
+
+from core.context import current_request_id
+from core.errors import ApiError, InvalidPayload, NotFound
+from core.fields import new_public_id
+from customers import services as customer_services
+from customers.models import Order
+from promo import locks, presenters
+from promo.context import Context, build_context
+from promo.engine import APPLICABLE, INAPPLICABLE, Evaluation, evaluate
+from promo.models import Redemption, RedemptionRollback, Voucher
+from promo.registry import RedeemableError, handler_for
+from promo.stacking import StackingRules, project_stacking_rules
+
+logger = logging.getLogger(__name__)
+
+
+class RedemptionFailed(ApiError):
+    """A redemption that could not be made: the attempt is recorded and its reasons returned."""
+
+    status = 400
+
+
+def _context(payload: dict, api_key) -> tuple[Context, StackingRules]:
+    rules = project_stacking_rules()
+    if len(payload["redeemables"]) > rules.redeemables_limit:
+        raise InvalidPayload(f"At most {rules.redeemables_limit} redeemables may be sent at once",
+                             key="redeemables_limit_exceeded", message="Too many redeemables")
+    return build_context(payload, api_key=api_key), rules
+
+
+# ---------------------------------------------------------------- validation
+
+def validate(payload: dict, *, api_key=None) -> dict:
+    ctx, rules = _context(payload, api_key)
+    evaluation = evaluate(ctx, rules)
+    session = _lock_session(evaluation) if ctx.session and evaluation.valid else None
+    return presenters.validation_json(evaluation, validation_id=new_public_id("valid_"),
+                                      request_id=current_request_id(), session=session)
+
+
+def _lock_session(evaluation: Evaluation) -> dict | None:
+    """Reserve one use of each applicable limited voucher for the session."""
+    ctx = evaluation.ctx
+    session = dict(ctx.session)
+    if session.get("type", "LOCK") != "LOCK":
+        return None
+    key = session.get("key") or "ssn_" + secrets.token_urlsafe(24)
+    ttl = locks.session_ttl(session)
+    taken: list[Voucher] = []
+    for candidate in evaluation.applicable:
+        voucher = candidate.obj
+        if not isinstance(voucher, Voucher):
+            continue
+        if locks.acquire(key, voucher, ttl, customer=ctx.customer):
+            taken.append(voucher)
+            continue
+        for earlier in taken:  # lost a race for the last use: reserve nothing
+            locks.release(key, earlier)
+        candidate.status = INAPPLICABLE
+        candidate.error = RedeemableError("quantity_exceeded", "Quantity exceeded",
+                                          "The last use of this voucher is reserved by another session")
+        return None
+    return {"key": key, "type": "LOCK", "ttl": session.get("ttl") or locks.DEFAULT_TTL[0],
+            "ttl_unit": session.get("ttl_unit") or locks.DEFAULT_TTL[1]}
+
+
+def session_release(code: str, session_key: str) -> None:
+    voucher = Voucher.objects.filter(code=code).first()
+    if voucher is None:
+        raise NotFound.for_object("voucher", code)
+    if not locks.release(session_key, voucher):
+        raise NotFound(f"Cannot find session {session_key} for voucher {code}")
+
+
+# ---------------------------------------------------------------- redemption
+
+def redeem(payload: dict, *, api_key=None) -> dict:
+    """Redeem the stacked request in one transaction, or record the failed attempt and raise RedemptionFailed."""
+    ctx, rules = _context(payload, api_key)
+    evaluation = None
+    try:
+        with transaction.atomic():
+            evaluation = evaluate(ctx, rules)
+            if not evaluation.valid:
+                raise _Refused(evaluation)
+            return _persist(evaluation, payload)
+    except _Refused as refused:
+        _record_failure(refused.evaluation, payload)
+        raise _failure(refused.evaluation)
+    except RedeemableError as error:  # a limit reached by a concurrent redemption: nothing was written
+        failed = _evaluation_after_race(evaluation, error)
+        _record_failure(failed, payload)
+        raise _failure(failed)
+
+
+class _Refused(Exception):
+    def __init__(self, evaluation: Evaluation):
+        self.evaluation = evaluation
+
+
+def _evaluation_after_race(evaluation: Evaluation, error: RedeemableError) -> Evaluation:
+    culprit = evaluation.ctx.scratch.get("redeeming")
+    for candidate in evaluation.candidates:
+        if candidate is culprit:
+            candidate.status, candidate.error, candidate.applied = INAPPLICABLE, error, None
+        elif candidate.status == APPLICABLE:
+            candidate.status, candidate.skip_key, candidate.applied = "SKIPPED", "preceding_validation_failed", None
+    return evaluation
+
+
+def _failure(evaluation: Evaluation) -> RedemptionFailed:
+    error = evaluation.first_error() or RedeemableError("redemption_failed", "Redemption failed",
+                                                        "No redeemable could be applied")
+    request_id = current_request_id()
+    redeemables = [presenters.redeemable_json(c, evaluation.ctx, request_id) for c in evaluation.candidates]
+    return RedemptionFailed(error.details, key=error.key, message=error.message, extra={
+        "error": presenters.error_json(error, request_id),
+        "redemption_id": evaluation.ctx.scratch.get("failed_redemption_id"),
+        "inapplicable_redeemables": [r for r in redeemables if r["status"] == "INAPPLICABLE"],
+        "skipped_redeemables": [r for r in redeemables if r["status"] == "SKIPPED"],
+    })
+
+
+def _customer_for_write(ctx: Context):
+    """The redeeming customer: the one named (updated with any other fields sent), or upserted by source_id."""
+    data = ctx.customer_input
+    if not data:
+        return ctx.customer
+    fields = {k: v for k, v in data.items() if k not in ("id", "source_id")}
+    if ctx.customer is not None:
+        return customer_services.customer_update(ctx.customer, fields) if fields else ctx.customer
+    if not data.get("source_id"):
+        if data.get("id"):
+            raise NotFound.for_object("customer", data["id"])
+        return None if not fields else customer_services.customer_create_or_update(fields)[0]
+    return customer_services.customer_create_or_update({k: v for k, v in data.items() if k != "id"})[0]
+
+
+def _order_payload(evaluation: Evaluation, customer) -> dict:
+    ctx, state = evaluation.ctx, evaluation.ctx.state
+    items = []
+    for line in state.lines:
+        info = ctx.items[line.index] if line.index < len(ctx.items) else None
+        item = {"quantity": line.quantity, "price": line.price, "amount": line.amount,
+                "discount_amount": line.discount_amount, "discount_quantity": line.discount_quantity,
+                "related_object": info.related_object if info else ("sku" if line.sku_id else "product")}
+        if line.sku_id:
+            item["sku_id"] = line.sku_id
+        elif line.product_id:
+            item["product_id"] = line.product_id
+        if info is not None:
+            if info.source_id:
+                item["source_id"] = info.source_id
+            if info.metadata:
+                item["metadata"] = info.metadata
+        items.append(item)
+    data = {"amount": state.amount, "discount_amount": state.discount_amount,
+            "status": ctx.order_input.get("status") or Order.Status.PAID,
+            "metadata": ctx.order_input.get("metadata"), "items": items or None}
+    if ctx.has_items and state.amount != ctx.initial_amount:
+        data["initial_amount"] = ctx.initial_amount
+    if ctx.existing_order is None and ctx.order_input.get("source_id"):
+        data["source_id"] = ctx.order_input["source_id"]
+    if customer is not None:
+        data["customer"] = {"id": customer.public_id}
+    return data
+
+
+def _save_order(evaluation: Evaluation, customer) -> Order | None:
+    ctx = evaluation.ctx
+    if not ctx.has_order:
+        return None
+    data = _order_payload(evaluation, customer)
+    if ctx.existing_order is not None:
+        return customer_services.order_update(ctx.existing_order, data)
+    order, _created = customer_services.order_create_or_update(data)
+    return order
+
+
+def _persist(evaluation: Evaluation, payload: dict) -> dict:
+    ctx = evaluation.ctx
+    customer = _customer_for_write(ctx)
+    ctx.customer = customer  # per-customer limits are keyed by the stored customer
+    order = _save_order(evaluation, customer)
+    common = {"customer": customer, "order": order, "tracking_id": ctx.tracking_id or "",
+              "session_key": ctx.session_key or "", "metadata": ctx.metadata, "channel": "API",
+              "api_key": ctx.api_key, "request_id": current_request_id() or ""}
+    total = sum(c.applied.amount for c in evaluation.applicable)
+    parent = Redemption.objects.create(result=Redemption.Result.SUCCESS, status=Redemption.Status.SUCCEEDED,
+                                       related_object_type="redemption", amount=total, **common)
+    parent.related_object_id = parent.public_id
+    children = []
+    for candidate in evaluation.applicable:
+        ctx.scratch["redeeming"] = candidate
+        taken = candidate.handler.redeem(candidate.obj, ctx, candidate.ref, candidate.applied)
+        described = candidate.handler.describe(candidate.obj)
+        child = Redemption.objects.create(
+            parent=parent, result=Redemption.Result.SUCCESS, status=Redemption.Status.SUCCEEDED,
+            related_object_type=candidate.ref.object, related_object_id=_object_id(candidate),
+            voucher=candidate.obj if isinstance(candidate.obj, Voucher) else None,
+            campaign=candidate.handler.campaign(candidate.obj), amount=candidate.applied.amount,
+            effect={"kind": candidate.handler.kind, "taken": taken},
+            details={"redeemable": presenters.redeemable_json(candidate, ctx, common["request_id"]),
+                     "described": described}, **common)
+        children.append(child)
+    Redemption.objects.filter(pk=parent.pk).update(related_object_id=parent.public_id)
+    if customer is not None:
+        customer_services.customer_activity_create(customer, "customer.redemption.succeeded", {
+            "redemption_id": parent.public_id, "amount": total,
+            "redeemables": [c.ref.id for c in evaluation.applicable]})
+    return presenters.redemption_response(evaluation, parent, children, order, customer)
+
+
+def _object_id(candidate) -> str:
+    obj = candidate.obj
+    return getattr(obj, "public_id", None) or candidate.ref.id
+
+
+def _record_failure(evaluation: Evaluation, payload: dict) -> None:
+    """A row for the failed attempt and one per redeemable, with failure codes (its own transaction)."""
+    ctx = evaluation.ctx
+    error = evaluation.first_error()
+    common = {"customer": ctx.customer, "tracking_id": ctx.tracking_id or "", "session_key": ctx.session_key or "",
+              "metadata": ctx.metadata, "channel": "API", "api_key": ctx.api_key,
+              "request_id": current_request_id() or "", "result": Redemption.Result.FAILURE,
+              "status": Redemption.Status.FAILED}
+    with transaction.atomic():
+        parent = Redemption.objects.create(related_object_type="redemption",
+                                           failure_code=error.key if error else "redemption_failed",
+                                           failure_message=error.details if error else "", **common)
+        Redemption.objects.filter(pk=parent.pk).update(related_object_id=parent.public_id)
+        for candidate in evaluation.candidates:
+            reason = candidate.error
+            code = reason.key if reason else (candidate.skip_key or "preceding_validation_failed")
+            message = reason.details if reason else code
+            Redemption.objects.create(
+                parent=parent, related_object_type=candidate.ref.object,
+                related_object_id=_object_id(candidate) if candidate.obj is not None else candidate.ref.id,
+                voucher=candidate.obj if isinstance(candidate.obj, Voucher) else None,
+                campaign=candidate.handler.campaign(candidate.obj) if candidate.obj is not None else None,
+                failure_code=code, failure_message=message, **common)
+    ctx.scratch["failed_redemption_id"] = parent.public_id
+
+
+# ---------------------------------------------------------------- rollback
+
+def rollback(redemption_id: str, *, reason: str = "", tracking_id: str = "", metadata: dict | None = None,
+             parent_required: bool | None = None) -> dict:
+    """Roll back a redemption (a parent rolls back all its children) and restore exactly what it took, once."""
+    redemption = Redemption.objects.filter(public_id=redemption_id).select_related("parent").first()
+    if redemption is None:
+        raise NotFound.for_object("redemption", redemption_id)
+    if redemption.parent_id is not None:
+        if parent_required:
+            raise InvalidPayload("Roll back a stacked redemption through its parent", key="invalid_redemption",
+                                 message="Not a parent redemption")
+        if redemption.parent.children.count() > 1:
+            raise InvalidPayload(f"Redemption {redemption_id} is part of a stacked redemption: roll back its "
+                                 f"parent {redemption.parent.public_id}", key="invalid_redemption",
+                                 message="Cannot roll back a child redemption")
+        redemption = redemption.parent
+    if redemption.result != Redemption.Result.SUCCESS:
+        raise InvalidPayload("A failed redemption cannot be rolled back", key="invalid_redemption",
+                             message="Redemption failed")
+    try:
+        with transaction.atomic():
+            return _rollback_parent(redemption, reason, tracking_id, metadata or {})
+    except _AlreadyRolledBack:
+        raise ApiError(f"Redemption {redemption.public_id} was already rolled back", key="already_rolled_back",
+                       message="Already rolled back")
+
+
+class _AlreadyRolledBack(Exception):
+    pass
+
+
+def _rollback_parent(parent: Redemption, reason: str, tracking_id: str, metadata: dict) -> dict:
+    # The status flip is the claim: only one concurrent rollback changes the row.
+    if not Redemption.objects.filter(pk=parent.pk, status=Redemption.Status.SUCCEEDED).update(
+            status=Redemption.Status.ROLLED_BACK):
+        raise _AlreadyRolledBack
+    common = {"reason": reason, "tracking_id": tracking_id, "metadata": metadata,
+              "request_id": current_request_id() or ""}
+    parent_rollback = RedemptionRollback.objects.create(redemption=parent, amount=parent.amount, **common)
+    child_rollbacks = []
+    children = list(parent.children.filter(result=Redemption.Result.SUCCESS).select_related("voucher").order_by("pk"))
+    for child in children:
+        handler = handler_for(child.effect.get("kind", ""))
+        if handler is not None:
+            handler.rollback(child, child.effect.get("taken", {}))
+        Redemption.objects.filter(pk=child.pk).update(status=Redemption.Status.ROLLED_BACK)
+        child_rollbacks.append(RedemptionRollback.objects.create(redemption=child, parent=parent_rollback,
+                                                                 amount=child.amount, **common))
+    if parent.customer_id:
+        customer_services.customer_activity_create(parent.customer, "customer.redemption.rollback.succeeded", {
+            "redemption_id": parent.public_id, "rollback_id": parent_rollback.public_id, "reason": reason})
+    return presenters.rollback_response(parent, parent_rollback, children, child_rollbacks)

@@ -1,0 +1,160 @@
+"""Evaluate the validation rules assigned to a redeemable, explain failures, and take the
+counter-backed limits at redemption time.
+
+A redeemable's rules are those assigned to its targets, e.g. [("voucher", "v_..."), ("campaign", "camp_...")].
+Every rule must pass; within a rule, its numbered conditions combine by its `logic`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Q
+
+from promo.registry import RedeemableError
+from rules import counters, logic
+from rules.conditions import CONDITIONS, LimitCondition
+from rules.models import ValidationRule, ValidationRuleAssignment
+from rules.operators import UPPER_BOUNDS, apply_operator
+
+DEFAULT_MESSAGES = {
+    "customer_rules_violated": "Customer does not match the validation rules",
+    "order_rules_violated": "Order does not match the validation rules",
+    "redemption_rules_violated": "Redemption does not match the validation rules",
+}
+
+
+@dataclass(frozen=True)
+class LimitUse:
+    """A counter to take at redemption. The key is made then, when the customer surely exists."""
+
+    condition: str
+    scope: str
+    amount: int
+    limit: int
+
+
+@dataclass
+class ConditionResult:
+    number: str
+    name: str
+    property: str | None
+    conditions: dict
+    actual: object
+    passed: bool
+    error_key: str
+    note: str = ""
+
+    def explain(self) -> str:
+        prop = f"[{self.property}]" if self.property else ""
+        text = f"rule {self.number}: {self.name}{prop} {self.conditions} (actual: {self.actual!r})"
+        return f"{text}: {self.note}" if self.note else text
+
+
+def assigned_rules(targets: list[tuple[str, str]]) -> list[tuple[str, ValidationRule]]:
+    if not targets:
+        return []
+    query = Q()
+    for object_type, object_id in targets:
+        query |= Q(related_object_type=object_type, related_object_id=object_id)
+    rows = ValidationRuleAssignment.objects.filter(query).select_related("rule").order_by("id")
+    return [(f"{row.related_object_type}:{row.related_object_id}", row.rule) for row in rows]
+
+
+def _evaluate_numbered(number: str, definition: dict, ctx, scope: str, uses: list[LimitUse]) -> ConditionResult:
+    name, prop = definition.get("name", ""), definition.get("property")
+    conditions = definition.get("conditions") or {}
+    condition = CONDITIONS.get(name)
+    if condition is None:
+        return ConditionResult(number, name, prop, conditions, None, False, "redemption_rules_violated",
+                               "this condition is not supported, so the rule cannot pass")
+    actual = condition.value(ctx, definition, scope)
+    passed = True
+    for operator, expected in conditions.items():
+        try:
+            ok = apply_operator(operator, actual, expected)
+        except KeyError:
+            return ConditionResult(number, name, prop, conditions, actual, False, condition.error_key,
+                                   f"unknown operator {operator}")
+        passed = passed and ok
+    if passed and isinstance(condition, LimitCondition):
+        uses.extend(_limit_uses(condition, conditions, ctx, scope))
+    return ConditionResult(number, name, prop, conditions, actual, passed, condition.error_key)
+
+
+def _limit_uses(condition: LimitCondition, conditions: dict, ctx, scope: str) -> list[LimitUse]:
+    uses = []
+    for operator, expected in conditions.items():
+        if operator in UPPER_BOUNDS:
+            bound = Decimal(str((expected if isinstance(expected, list) else [expected])[0]))
+            limit = int(bound) + UPPER_BOUNDS[operator] if bound == int(bound) else int(bound)
+            uses.append(LimitUse(condition.name, scope, condition.increment(ctx, ctx.scratch.get("pending_amount", 0)),
+                                 limit))
+    return uses
+
+
+def evaluate_rule(rule: ValidationRule, ctx, scope: str) -> tuple[bool, list[ConditionResult], list[LimitUse]]:
+    numbered = {k: v for k, v in (rule.rules or {}).items() if k.isdigit() and isinstance(v, dict)}
+    if not numbered:
+        return True, [], []
+    results: dict[str, ConditionResult] = {}
+    uses: list[LimitUse] = []
+
+    def value_of(number: str) -> bool:
+        if number not in numbered:
+            raise logic.LogicError(f"logic refers to rule {number}, which is not defined")
+        if number not in results:
+            results[number] = _evaluate_numbered(number, numbered[number], ctx, scope, uses)
+        return results[number].passed
+
+    expression = (rule.rules or {}).get("logic") or logic.default_logic(list(numbered))
+    try:
+        passed = logic.evaluate(logic.parse(expression), value_of)
+    except logic.LogicError as exc:
+        return False, [ConditionResult("logic", "logic", None, {}, expression, False, "redemption_rules_violated",
+                                       str(exc))], []
+    return passed, list(results.values()), uses
+
+
+def check_rules(targets: list[tuple[str, str]], ctx, *, amount: int = 0, subject: str = "voucher",
+                resource_id: str | None = None) -> list[LimitUse]:
+    """Raise RedeemableError naming the failed rule and condition; return the limits to take."""
+    ctx.scratch["pending_amount"] = amount
+    all_uses: list[LimitUse] = []
+    for scope, rule in assigned_rules(targets):
+        passed, results, uses = evaluate_rule(rule, ctx, scope)
+        if not passed:
+            failed = next((r for r in results if not r.passed), None)
+            key = failed.error_key if failed else "redemption_rules_violated"
+            explanation = "; ".join(r.explain() for r in results if not r.passed)
+            raise RedeemableError(key, rule.error_message or DEFAULT_MESSAGES.get(key, "Validation rules violated"),
+                                  f"Validation rule '{rule.name}' ({rule.public_id}) failed: {explanation}",
+                                  resource_type=subject, resource_id=resource_id)
+        all_uses.extend(uses)
+    return all_uses
+
+
+def take_limits(uses: list[LimitUse], ctx) -> dict:
+    """Inside the redemption transaction; a limit reached by a concurrent redemption raises."""
+    taken = []
+    for use in uses:
+        key = CONDITIONS[use.condition].counter_key(ctx, use.scope)
+        if key is None or not counters.take(key, use.amount, use.limit):
+            raise RedeemableError("redemption_rules_violated", "Redemption does not match the validation rules",
+                                  f"Limit reached: {use.condition} allows {use.limit}")
+        taken.append([key, use.amount])
+    return {"limits": taken} if taken else {}
+
+
+def give_back_limits(taken: dict) -> None:
+    for key, amount in taken.get("limits", []):
+        counters.give_back(key, amount)
+
+
+def applicable_to(targets: list[tuple[str, str]]) -> tuple[list[dict], list[dict]]:
+    included, excluded = [], []
+    for _scope, rule in assigned_rules(targets):
+        included.extend(rule.applicable_to or [])
+        excluded.extend(rule.inapplicable_to or [])
+    return included, excluded
