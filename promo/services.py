@@ -86,6 +86,7 @@ def session_release(code: str, session_key: str) -> None:
 def redeem(payload: dict, *, api_key=None) -> dict:
     """Redeem the stacked request in one transaction, or record the failed attempt and raise RedemptionFailed."""
     ctx, rules = _context(payload, api_key)
+    customer_before = ctx.customer  # a customer upserted inside a rolled-back transaction no longer exists
     evaluation = None
     try:
         with transaction.atomic():
@@ -97,6 +98,7 @@ def redeem(payload: dict, *, api_key=None) -> dict:
         _record_failure(refused.evaluation, payload)
         raise _failure(refused.evaluation)
     except RedeemableError as error:  # a limit reached by a concurrent redemption: nothing was written
+        ctx.customer = customer_before
         failed = _evaluation_after_race(evaluation, error)
         _record_failure(failed, payload)
         raise _failure(failed)
