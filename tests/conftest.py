@@ -43,6 +43,14 @@ def pytest_runtest_makereport(item, call):
             report.longrepr = f"{item.nodeid} was skipped but {variable}=1: {report.longrepr}"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Users made by tests need no slow hashing (production keeps Django's default PBKDF2)."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 class JsonClient:
     """Django's test client speaking JSON with API-key headers (full middleware and URL stack)."""
 
