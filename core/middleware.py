@@ -13,6 +13,16 @@ def is_api_path(path: str) -> bool:
     return path.startswith("/v1/") or path == "/v1" or path.startswith("/client/v1/")
 
 
+_STATUS_KEYS = {
+    400: ("bad_request", "Bad request"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not_found", "Resource not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    413: ("payload_too_large", "Request body too large"),
+    500: ("internal_error", "Internal server error"),
+}
+
+
 class RequestIdMiddleware:
     """Gives every request an id (kept from X-Request-ID when sane), logs it and returns it."""
 
@@ -40,11 +50,17 @@ class ApiErrorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if is_api_path(request.path):
-            too_large = self._oversized(request)
-            if too_large:
-                return too_large
-        return self.get_response(request)
+        if not is_api_path(request.path):
+            return self.get_response(request)
+        too_large = self._oversized(request)
+        if too_large:
+            return too_large
+        response = self.get_response(request)
+        if response.status_code >= 400 and not response.get("Content-Type", "").startswith("application/json"):
+            # Errors raised by Django itself (bad Host header, CSRF failure, ...) come back as HTML pages.
+            key, message = _STATUS_KEYS.get(response.status_code, ("error", "Error"))
+            return error_response(response.status_code, key, message)
+        return response
 
     def process_exception(self, request, exception):
         if is_api_path(request.path):

@@ -71,3 +71,20 @@ class ApiNotFoundView(APIView):
         raise NotFound(f"No API endpoint at {request.path}")
 
     post = put = patch = delete = get
+
+
+class HealthView(APIView):
+    """Liveness for load balancers (no auth, no database); `?db=1` also checks the database."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    @extend_schema(tags=["platform"], operation_id="health", summary="Health check",
+                   responses=inline_serializer("Health", {"status": serializers.CharField()}))
+    def get(self, request):
+        if request.query_params.get("db") == "1":
+            from django.db import connection
+
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        return Response({"status": "ok"})

@@ -105,3 +105,21 @@ def test_create_api_key_command_prints_json(capsys):
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"app_id", "app_token"}
     assert services.api_key_authenticate(out["app_id"], out["app_token"]) is not None
+
+
+def test_health_needs_no_key(anon_api):
+    assert anon_api.get("/v1/health").json() == {"status": "ok"}
+    assert anon_api.get("/v1/health", db="1").json() == {"status": "ok"}
+
+
+def test_bad_host_header_gets_the_json_error(api, settings):
+    settings.ALLOWED_HOSTS = ["promo.example.com"]
+    assert_error(api.get("/v1/async-actions"), 400, "bad_request")
+
+
+def test_csrf_failure_for_a_staff_session_is_json(db, django_user_model):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(django_user_model.objects.create_user("staff", password="x" * 12, is_staff=True))
+    assert_error(client.post("/v1/metadata-schemas", {}, content_type="application/json"), 403, "forbidden")

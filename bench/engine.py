@@ -1,0 +1,119 @@
+"""Checkout throughput: validations and redemptions per second with latency percentiles.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python bench/engine.py [--codes 1000000] [--seconds 15]
+
+Creates its own database (promo_bench), loads --codes unique codes into one campaign plus a hot
+public code, and runs gunicorn (4 workers x 4 threads) against it. Scenarios: a trivial DRF
+endpoint (the baseline), validations and redemptions of unique codes with 10-line carts at 16
+clients, and one hot public code at 64 clients. Prints a table; ratios are to the baseline.
+"""
+
+import argparse
+import itertools
+import threading
+
+from common import (
+    bench_database_url,
+    gunicorn,
+    migrate,
+    print_table,
+    recreate_database,
+    run_load,
+    setup_django,
+)
+
+HOT_LIMIT = 2000
+
+
+def seed(codes: int) -> tuple[dict, list[str]]:
+    from django.db import connection
+
+    from catalog.models import Product
+    from core import services
+    from promo.models import Campaign, Voucher
+
+    campaign = Campaign.objects.create(name="Bench campaign", voucher_template={"type": "DISCOUNT_VOUCHER"})
+    discount = '{"type": "PERCENT", "percent_off": 10, "effect": "APPLY_TO_ITEMS"}'
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO promo_voucher (public_id, code, campaign_id, type, discount, active, additional_info,
+                   metadata, is_referral_code, redemption_quantity, redeemed_quantity, locked_quantity,
+                   created_at, updated_at)
+               SELECT 'v_bench' || i, 'B' || upper(substr(md5(i::text), 1, 11)), %s, 'DISCOUNT_VOUCHER',
+                      %s::jsonb, true, '', '{}'::jsonb, false, 1, 0, 0, now(), now()
+               FROM generate_series(1, %s) AS i ON CONFLICT DO NOTHING""",
+            [campaign.pk, discount, codes])
+        cursor.execute("ANALYZE promo_voucher")
+    Voucher.objects.create(code="HOTCODE", campaign=campaign, discount={"type": "AMOUNT", "amount_off": 500},
+                           redemption_quantity=HOT_LIMIT)
+    Product.objects.bulk_create([Product(source_id=f"bench-{i}", name=f"Product {i}", price=1000 + 137 * i)
+                                 for i in range(10)])
+    issued = services.api_key_create(name="bench")
+    unique = list(Voucher.objects.filter(campaign=campaign).exclude(code="HOTCODE")
+                  .values_list("code", flat=True)[:200_000])
+    return {"X-App-Id": issued.app_id, "X-App-Token": issued.app_token}, unique
+
+
+CART = {"items": [{"source_id": f"bench-{i}", "related_object": "product", "quantity": 1 + i % 3,
+                   "price": 1000 + 137 * i} for i in range(10)]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--codes", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=float, default=15)
+    args = parser.parse_args()
+    url = bench_database_url()
+    recreate_database(url)
+    migrate(url)
+    setup_django(url)
+    headers, codes = seed(args.codes)
+    fresh = iter(codes)
+    fresh_lock = threading.Lock()
+
+    def next_code() -> str:
+        with fresh_lock:
+            return next(fresh)
+
+    counter = itertools.count()
+    scenarios = [
+        ("trivial DRF endpoint (GET /v1/health)", 16, lambda c, n: ("GET", "/v1/health", None)),
+        ("validation, unique code, 10-line cart", 16, lambda c, n: ("POST", "/v1/validations", {
+            "redeemables": [{"object": "voucher", "id": codes[next(counter) % len(codes)]}], "order": CART})),
+        ("redemption, unique code, 10-line cart", 16, lambda c, n: ("POST", "/v1/redemptions", {
+            "redeemables": [{"object": "voucher", "id": next_code()}], "order": CART,
+            "customer": {"source_id": f"bench-customer-{c}"}})),
+        ("redemption, one hot public code", 64, lambda c, n: ("POST", "/v1/redemptions", {
+            "redeemables": [{"object": "voucher", "id": "HOTCODE"}], "order": CART})),
+    ]
+    results = []
+    with gunicorn(url) as port:
+        run_load("warm-up", port, 4, 2, scenarios[1][2], headers)
+        for name, clients, make in scenarios:
+            results.append(run_load(name, port, clients, args.seconds, make, headers))
+    baseline = results[0].rate
+    rows = []
+    for result in results:
+        ok = result.statuses.get(200, 0)
+        rows.append([result.name, result.clients, result.count, ok, result.count - ok, f"{result.rate:.0f}",
+                     f"{result.percentile(50):.1f}", f"{result.percentile(95):.1f}", f"{result.percentile(99):.1f}",
+                     f"{result.rate / baseline:.2f}" if baseline else "-"])
+    print_table(f"Checkout API on PostgreSQL, {args.codes:,} codes, {args.seconds:.0f} s per scenario",
+                ["scenario", "clients", "requests", "200", "other", "req/s", "p50 ms", "p95 ms", "p99 ms",
+                 "x baseline"], rows)
+    from promo.models import Redemption, Voucher
+
+    hot = Voucher.objects.get(code="HOTCODE")
+    hot_ok = results[3].statuses.get(200, 0)
+    successes = Redemption.objects.filter(parent__isnull=True, result="SUCCESS", children__voucher=hot).count()
+    print(f"\nHot code: limit {HOT_LIMIT}, redeemed_quantity {hot.redeemed_quantity}, 200 answers {hot_ok}, "
+          f"successful redemptions recorded {successes}: "
+          + ("no over-redemption" if hot.redeemed_quantity <= HOT_LIMIT and successes == hot.redeemed_quantity == hot_ok
+             else "MISMATCH"))
+    hot_rate = results[3].statuses.get(200, 0) / results[3].seconds
+    print(f"Hot code successful redemptions/s while uses lasted: {hot_rate:.0f} (all {HOT_LIMIT} taken: "
+          f"{hot.redeemed_quantity == HOT_LIMIT})")
+
+
+if __name__ == "__main__":
+    main()
