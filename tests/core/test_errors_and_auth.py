@@ -123,3 +123,9 @@ def test_csrf_failure_for_a_staff_session_is_json(db, django_user_model):
     client = Client(enforce_csrf_checks=True)
     client.force_login(django_user_model.objects.create_user("staff", password="x" * 12, is_staff=True))
     assert_error(client.post("/v1/metadata-schemas", {}, content_type="application/json"), 403, "forbidden")
+
+
+@pytest.mark.parametrize("raw", ['{"properties": {"x": 1e400}}', '{"related_object": "a\\u0000b"}',
+                                 '{"x": NaN}', '{"x": Infinity}', b'{"x": "\xff"}'])
+def test_json_the_database_cannot_store_is_refused(api, raw):
+    assert_error(api.post("/v1/metadata-schemas", raw=raw), 400, "invalid_json")
