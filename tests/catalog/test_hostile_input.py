@@ -12,6 +12,11 @@ pytestmark = pytest.mark.django_db
 FILTER = '{"name": "x", "type": "AUTO_UPDATE", "filter": {"junction": "and", %s}}'
 
 
+def _expected_key(raw: str) -> str:
+    """Infinite numbers and NUL characters are refused by the JSON parser itself; the rest by validation."""
+    return "invalid_json" if "1e400" in raw or "\\u0000" in raw else "invalid_payload"
+
+
 @pytest.mark.parametrize("raw", [
     '{"name": "x", "metadata": {"x": 1e400}}',
     '{"name": "x", "metadata": {"x": "a\\u0000b"}}',
@@ -23,7 +28,7 @@ FILTER = '{"name": "x", "type": "AUTO_UPDATE", "filter": {"junction": "and", %s}
     '{"name": "x", "price": 123456789012345678901234567890}',
 ])
 def test_hostile_products_are_400(api, raw):
-    assert_error(api.post("/v1/products", raw=raw), 400, "invalid_payload")
+    assert_error(api.post("/v1/products", raw=raw), 400, _expected_key(raw))
     assert not Product.objects.exists()
 
 
@@ -34,7 +39,7 @@ def test_hostile_products_are_400(api, raw):
 ])
 def test_hostile_skus_are_400(api, raw):
     product = ProductFactory(attributes=["size"])
-    assert_error(api.post(f"/v1/products/{product.public_id}/skus", raw=raw), 400, "invalid_payload")
+    assert_error(api.post(f"/v1/products/{product.public_id}/skus", raw=raw), 400, _expected_key(raw))
 
 
 @pytest.mark.parametrize("condition", [
@@ -49,7 +54,8 @@ def test_hostile_skus_are_400(api, raw):
     '"object": {"conditions": {"$is": [["product"]]}}',
 ])
 def test_hostile_filters_are_400(api, condition):
-    assert_error(api.post("/v1/product-collections", raw=FILTER % condition), 400, "invalid_payload")
+    raw = FILTER % condition
+    assert_error(api.post("/v1/product-collections", raw=raw), 400, _expected_key(raw))
     assert not ProductCollection.objects.exists()
 
 
