@@ -81,6 +81,8 @@ class Order(TimeStampedModel):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # Recomputing a customer's last/first order date reads its counted orders by date.
+        indexes = [models.Index(fields=["counted_customer", "ordered_at"], name="order_counted_by_date")]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gte=0), name="order_amount_gte_0"),
             models.CheckConstraint(condition=models.Q(discount_amount__gte=0, items_discount_amount__gte=0),
@@ -163,11 +165,14 @@ class CustomerActivity(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="activities")
     type = models.CharField(max_length=80, db_index=True)
     data = models.JSONField(default=dict, blank=True)
+    # The request that caused it (the spec's group_id), to find it in the logs.
+    group_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "customer activities"
+        indexes = [models.Index(fields=["customer", "created_at"], name="customer_activity_timeline")]
 
     def __str__(self) -> str:
         return f"{self.type} ({self.customer_id})"

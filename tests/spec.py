@@ -28,6 +28,7 @@ def assert_matches_spec(response, path: str, method: str) -> dict:
     """Validate a response body against the spec's schema for `method path` (path as in the spec,
     e.g. "/v1/customers/{customerId}"). Returns the body."""
     body = response.json()
+    assert response.status_code < 300, f"{method.upper()} {path} answered {response.status_code}: {body}"
     spec = voucherify_spec()
     schema = {"allOf": [response_schema(path, method, response.status_code)], "components": spec["components"]}
     errors = sorted(OAS30Validator(schema).iter_errors(body), key=lambda e: list(e.path))
