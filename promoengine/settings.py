@@ -5,6 +5,7 @@ e-mail printed to the console. DATABASE_URL, CELERY_BROKER_URL, REDIS_URL, SECRE
 DEBUG and ALLOWED_HOSTS switch to the production parts.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -124,6 +125,13 @@ USE_TZ = True
 
 # The merchant's currency; every amount is an integer in its minor unit.
 CURRENCY = os.environ.get("CURRENCY", "USD")
+
+# Stacking rules (Voucherify's fields; defaults and maxima in promo/stacking.py), as a JSON object,
+# e.g. STACKING_RULES='{"applicable_redeemables_limit": 3, "redeemables_application_mode": "PARTIAL"}'.
+try:
+    STACKING_RULES = json.loads(os.environ.get("STACKING_RULES") or "{}")
+except json.JSONDecodeError as exc:
+    raise ImproperlyConfigured(f"STACKING_RULES is not valid JSON: {exc}")
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
