@@ -135,7 +135,7 @@ except json.JSONDecodeError as exc:
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 MEDIA_URL = "media/"
 STORAGES = {
@@ -211,6 +211,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets shared by several serializers get one name each in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": ["CREATED", "PAID", "CANCELED", "FULFILLED"],
+        "ProductOrSkuEnum": ["product", "sku"],
+        "CollectionTypeEnum": "catalog.models.ProductCollection.Type",
+        "CampaignUpdateTypeEnum": ["AUTO_UPDATE", "STATIC"],
+        "DiscountVoucherTypeEnum": ["DISCOUNT_VOUCHER"],
+    },
     "COMPONENT_SPLIT_REQUEST": True,
 }
 

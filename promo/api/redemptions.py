@@ -2,7 +2,7 @@
 
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -11,6 +11,14 @@ from core.errors import InvalidPayload, error_body
 from core.idempotency import run_idempotent
 from promo import presenters, selectors, services
 from promo.api.serializers import RollbackSerializer, StackedRequestSerializer
+
+
+def _shape(name: str) -> OpenApiResponse:
+    """Responses follow Voucherify's published schemas (named here) rather than a serializer of ours."""
+    return OpenApiResponse(OpenApiTypes.OBJECT, description=f"Voucherify v1 `{name}` shape; amounts in minor units.")
+
+
+ERROR_RESPONSE = OpenApiResponse(OpenApiTypes.OBJECT, description="Error: {code, key, message, details, request_id}")
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER,
@@ -43,6 +51,7 @@ class ValidationsView(APIView):
     redemption_scope = True
 
     @extend_schema(tags=["validations"], request=StackedRequestSerializer, operation_id="validate-stacked-discounts",
+                   responses={200: _shape("ValidationsValidateResponseBody"), 400: ERROR_RESPONSE},
                    summary="Validate stackable discounts",
                    description="What applies to this cart and customer and what it is worth; with "
                                "`session{type: LOCK}` one use of each limited code is reserved for the session.")
@@ -56,7 +65,9 @@ class RedemptionsView(APIView):
     redemption_scope = True
 
     @extend_schema(tags=["redemptions"], request=StackedRequestSerializer, parameters=[IDEMPOTENCY_HEADER],
-                   operation_id="redeem-stacked-discounts", summary="Redeem stackable discounts",
+                   operation_id="redeem-stacked-discounts",
+                   responses={200: _shape("RedemptionsRedeemResponseBody"), 400: ERROR_RESPONSE},
+                   summary="Redeem stackable discounts",
                    description="One transaction: every counter and limit is taken atomically. A refused "
                                "redemption answers 400 with the reasons and is recorded as a failed attempt.")
     def post(self, request):
@@ -67,6 +78,7 @@ class RedemptionsView(APIView):
                            lambda: _as_answer(lambda: services.redeem(payload, api_key=request.auth)))
 
     @extend_schema(tags=["redemptions"], operation_id="list-redemptions", summary="List redemptions",
+                   responses={200: _shape("RedemptionsListResponseBody")},
                    parameters=[*LIST_PARAMETERS, *[OpenApiParameter(n, OpenApiTypes.STR) for n in (
                        "campaign", "voucher", "customer", "result", "order")],
                                OpenApiParameter("created_at[after]", OpenApiTypes.DATETIME),
@@ -93,7 +105,8 @@ def _datetime(params, name: str):
 
 
 class RedemptionDetailView(APIView):
-    @extend_schema(tags=["redemptions"], operation_id="get-redemption", summary="Get a redemption")
+    @extend_schema(tags=["redemptions"], operation_id="get-redemption", summary="Get a redemption",
+                   responses={200: _shape("RedemptionsGetResponseBody"), 404: ERROR_RESPONSE})
     def get(self, request, redemption_id: str):
         redemption = selectors.redemption_get(redemption_id)
         children = list(redemption.children.order_by("pk")) if redemption.parent_id is None else None
@@ -125,7 +138,8 @@ _ROLLBACK_PARAMS = [OpenApiParameter("reason", OpenApiTypes.STR), OpenApiParamet
 
 class RollbackView(_RollbackBase):
     @extend_schema(tags=["redemptions"], request=RollbackSerializer, parameters=_ROLLBACK_PARAMS,
-                   operation_id="rollback-redemption", summary="Roll back a redemption")
+                   operation_id="rollback-redemption", summary="Roll back a redemption",
+                   responses={200: _shape("RedemptionsRollbackCreateResponseBody"), 400: ERROR_RESPONSE})
     def post(self, request, redemption_id: str):
         return super().post(request, redemption_id)
 
@@ -134,13 +148,15 @@ class RollbacksView(_RollbackBase):
     parent_required = True
 
     @extend_schema(tags=["redemptions"], request=RollbackSerializer, parameters=_ROLLBACK_PARAMS,
-                   operation_id="rollback-stacked-redemptions", summary="Roll back a stacked redemption")
+                   operation_id="rollback-stacked-redemptions", summary="Roll back a stacked redemption",
+                   responses={200: _shape("RedemptionsRollbacksCreateResponseBody"), 400: ERROR_RESPONSE})
     def post(self, request, redemption_id: str):
         return super().post(request, redemption_id)
 
 
 class VoucherRedemptionsView(APIView):
     @extend_schema(tags=["redemptions"], parameters=LIST_PARAMETERS, operation_id="get-voucher-redemptions",
+                   responses={200: _shape("VouchersRedemptionGetResponseBody")},
                    summary="A voucher's redemptions")
     def get(self, request, code: str):
         voucher = selectors.voucher_get(code)
