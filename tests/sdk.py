@@ -15,3 +15,5 @@ def sdk_client(live_server):
     )
     with voucherify.ApiClient(config) as client:
         yield client
+        # Close keep-alive connections before the live server's database goes away.
+        client.rest_client.pool_manager.clear()

@@ -33,3 +33,5 @@ class StrictJSONParser(JSONParser):
             return json.loads(raw.decode(encoding), parse_float=_finite_float, parse_constant=_no_constants)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error - {exc}")
+        except RecursionError:
+            raise ParseError("JSON parse error - the document is nested too deeply")

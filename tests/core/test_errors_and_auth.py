@@ -129,3 +129,7 @@ def test_csrf_failure_for_a_staff_session_is_json(db, django_user_model):
                                  '{"x": NaN}', '{"x": Infinity}', b'{"x": "\xff"}'])
 def test_json_the_database_cannot_store_is_refused(api, raw):
     assert_error(api.post("/v1/metadata-schemas", raw=raw), 400, "invalid_json")
+
+
+def test_deeply_nested_json_is_400(api):
+    assert_error(api.post("/v1/metadata-schemas", raw="[" * 100_000), 400, "invalid_json")

@@ -88,11 +88,3 @@ def test_import_csv_through_the_sdk(sdk_client):
     assert action.status == "DONE" and action.progress == 100
     assert action.result["done_count"] == 2
     assert customers.get_customer("imp-2").name == "Two"
-
-
-@pytest.fixture(autouse=True)
-def _close_keep_alive_connections(sdk_client):
-    """Close the SDK's keep-alive sockets while the test still owns the database connection, so the live
-    server's request threads end now rather than after the next test has replaced the connection."""
-    yield
-    sdk_client.rest_client.pool_manager.clear()
