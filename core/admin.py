@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from core import services
-from core.models import ApiKey, AsyncAction, MetadataSchema
+from core.models import ApiKey, AsyncAction, IdempotencyRecord, MetadataSchema
 
 
 @admin.register(ApiKey)
@@ -46,3 +46,19 @@ class AsyncActionAdmin(admin.ModelAdmin):
 class MetadataSchemaAdmin(admin.ModelAdmin):
     list_display = ["related_object", "allow_defined_only", "updated_at"]
     search_fields = ["related_object"]
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(admin.ModelAdmin):
+    """Read-only: which Idempotency-Keys were seen, and what was answered (for support)."""
+
+    list_display = ["key", "scope", "state", "response_status", "created_at"]
+    list_filter = ["state", "response_status"]
+    search_fields = ["key", "scope"]
+    readonly_fields = ["key", "scope", "request_hash", "state", "response_status", "response_body", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
