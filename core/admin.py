@@ -17,11 +17,19 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            return super().save_model(request, obj, form, change)
+            services.api_key_update(obj, name=obj.name, scope=obj.scope)
+            return
         issued = services.api_key_create(name=obj.name, scope=obj.scope, created_by=request.user)
         obj.pk, obj.app_id = issued.api_key.pk, issued.app_id
         messages.warning(request, f"X-App-Id: {issued.app_id} — X-App-Token: {issued.app_token} "
                                   "(copy the token now: it is stored hashed and cannot be shown again)")
+
+    def delete_model(self, request, obj):
+        services.api_key_delete(obj)
+
+    def delete_queryset(self, request, queryset):
+        for key in queryset:
+            services.api_key_delete(key)
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request, queryset):

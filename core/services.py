@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -47,20 +48,49 @@ def api_key_create(*, name: str, scope: str = ApiKey.Scope.MANAGEMENT, created_b
     return IssuedApiKey(api_key=key, app_token=token)
 
 
+API_KEY_CACHE_SECONDS = 60
+
+
+def _api_key_cache_key(app_id: str) -> str:
+    return f"api-key:{app_id}"
+
+
 def api_key_authenticate(app_id: str, app_token: str) -> ApiKey | None:
-    key = ApiKey.objects.filter(app_id=app_id, revoked_at__isnull=True).first()
-    if key is None or not hmac.compare_digest(key.token_hash, hash_token(app_token)):
+    """The active key for these credentials. Keys are cached (shared cache when REDIS_URL is set);
+    revoking a key removes it from the cache, so it stops working at once."""
+    cache_key = _api_key_cache_key(app_id)
+    key = cache.get(cache_key)
+    if key is None:
+        key = ApiKey.objects.filter(app_id=app_id, revoked_at__isnull=True).first()
+        if key is None:
+            return None
+        cache.set(cache_key, key, API_KEY_CACHE_SECONDS)
+    if not hmac.compare_digest(key.token_hash, hash_token(app_token)):
         return None
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
         # Minute resolution keeps this from writing on every request.
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
+        cache.set(cache_key, key, API_KEY_CACHE_SECONDS)
     return key
+
+
+def api_key_update(key: ApiKey, *, name: str, scope: str) -> ApiKey:
+    ApiKey.objects.filter(pk=key.pk).update(name=name, scope=scope)
+    cache.delete(_api_key_cache_key(key.app_id))
+    key.refresh_from_db()
+    return key
+
+
+def api_key_delete(key: ApiKey) -> None:
+    key.delete()
+    cache.delete(_api_key_cache_key(key.app_id))
 
 
 def api_key_revoke(key: ApiKey) -> None:
     ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    cache.delete(_api_key_cache_key(key.app_id))
     key.refresh_from_db(fields=["revoked_at"])
 
 

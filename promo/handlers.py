@@ -115,7 +115,7 @@ class DiscountVoucherHandler(VoucherHandlerBase):
         if kind in ("PERCENT", "FIXED") and effect_name == "APPLY_TO_ORDER" and not ctx.has_order:
             raise RedeemableError("missing_amount", "Missing order amount",
                                   "This discount depends on the order: send order.amount or order.items")
-        included, excluded = evaluation.applicable_to(self.rule_targets(voucher))
+        included, excluded = evaluation.applicable_to(self.rule_targets(voucher), ctx)
         targets, applicable_json, inapplicable_json = resolve_targets(included, excluded, ctx)
         grants = resolve_unit_grants(discount) if kind == "UNIT" else None
         try:

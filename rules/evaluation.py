@@ -52,9 +52,16 @@ class ConditionResult:
         return f"{text}: {self.note}" if self.note else text
 
 
-def assigned_rules(targets: list[tuple[str, str]]) -> list[tuple[str, ValidationRule]]:
+def assigned_rules(targets: list[tuple[str, str]], ctx=None) -> list[tuple[str, ValidationRule]]:
+    """The rules assigned to any of `targets`; with a context, looked up once per request."""
     if not targets:
         return []
+    if ctx is not None:
+        cache = ctx.scratch.setdefault("assigned_rules", {})
+        key = tuple(targets)
+        if key not in cache:
+            cache[key] = assigned_rules(targets)
+        return cache[key]
     query = Q()
     for object_type, object_id in targets:
         query |= Q(related_object_type=object_type, related_object_id=object_id)
@@ -122,7 +129,7 @@ def check_rules(targets: list[tuple[str, str]], ctx, *, amount: int = 0, subject
     """Raise RedeemableError naming the failed rule and condition; return the limits to take."""
     ctx.scratch["pending_amount"] = amount
     all_uses: list[LimitUse] = []
-    for scope, rule in assigned_rules(targets):
+    for scope, rule in assigned_rules(targets, ctx):
         passed, results, uses = evaluate_rule(rule, ctx, scope)
         if not passed:
             failed = next((r for r in results if not r.passed), None)
@@ -152,9 +159,9 @@ def give_back_limits(taken: dict) -> None:
         counters.give_back(key, amount)
 
 
-def applicable_to(targets: list[tuple[str, str]]) -> tuple[list[dict], list[dict]]:
+def applicable_to(targets: list[tuple[str, str]], ctx=None) -> tuple[list[dict], list[dict]]:
     included, excluded = [], []
-    for _scope, rule in assigned_rules(targets):
+    for _scope, rule in assigned_rules(targets, ctx):
         included.extend(rule.applicable_to or [])
         excluded.extend(rule.inapplicable_to or [])
     return included, excluded

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from promo.api import redemptions
 
@@ -10,4 +10,5 @@ urlpatterns = [
     path("redemptions/<str:redemption_id>/rollbacks", redemptions.RollbacksView.as_view()),
     path("vouchers/<str:code>/redemption", redemptions.VoucherRedemptionsView.as_view()),
     path("vouchers/<str:code>/sessions/<str:session_key>", redemptions.SessionReleaseView.as_view()),
+    path("", include("promo.api.campaign_urls")),
 ]

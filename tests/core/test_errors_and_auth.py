@@ -133,3 +133,11 @@ def test_json_the_database_cannot_store_is_refused(api, raw):
 
 def test_deeply_nested_json_is_400(api):
     assert_error(api.post("/v1/metadata-schemas", raw="[" * 100_000), 400, "invalid_json")
+
+
+def test_scope_change_and_deletion_take_effect_at_once(issued_key, api):
+    assert api.post("/v1/metadata-schemas", {"related_object": "order", "properties": {}}).status_code == 201
+    services.api_key_update(issued_key.api_key, name="reader", scope="read_only")
+    assert_error(api.post("/v1/metadata-schemas", {"related_object": "order", "properties": {}}), 403, "forbidden")
+    services.api_key_delete(issued_key.api_key)
+    assert_error(api.get("/v1/async-actions"), 401, "unauthorized")

@@ -1,0 +1,240 @@
+"""Back-office screens for categories, campaigns, vouchers and the redemption history.
+
+Thin on purpose: edits and actions go through promo.campaigns (the API's rules and its
+column-limited UPDATEs), so the admin never saves a voucher whole over its redemption counters.
+Campaigns are created through the API or the back-office wizard (code generation is an async
+action); redemptions and rollbacks are read-only history; a session lock is released through
+promo.locks so the voucher's reserved count follows.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+from django.http import StreamingHttpResponse
+
+from core.errors import ApiError
+from promo import campaigns as services
+from promo import codes, locks, tasks
+from promo.models import Campaign, Category, Redemption, RedemptionRollback, SessionLock, Voucher
+
+# Importing promo.tasks registers the async action handlers; admin autodiscovery imports this module in
+# every process (Celery workers included).
+ASYNC_ACTION_TYPES = tasks.ASYNC_ACTION_TYPES
+
+
+def _as_form_error(exc: ApiError) -> ValidationError:
+    return ValidationError(exc.details or exc.message)
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "hierarchy", "public_id", "created_at"]
+    search_fields = ["name", "public_id"]
+    readonly_fields = ["public_id", "created_at", "updated_at"]
+    ordering = ["hierarchy", "name"]
+
+
+# ---------------------------------------------------------------- campaigns
+
+class CampaignForm(forms.ModelForm):
+    class Meta:
+        model = Campaign
+        fields = ["name", "description", "category", "start_date", "expiration_date", "active", "join_once",
+                  "auto_join", "metadata"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk:
+            try:
+                services.clean_campaign_fields(self.instance, {f: cleaned.get(f) for f in self.changed_data})
+            except ApiError as exc:
+                raise _as_form_error(exc)
+        return cleaned
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    form = CampaignForm
+    list_display = ["name", "campaign_type", "type", "category", "active", "codes", "vouchers_generation_status",
+                    "start_date", "expiration_date", "created_at", "deleted_at"]
+    list_filter = ["campaign_type", "active", "type", "vouchers_generation_status", "category",
+                   ("deleted_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "=public_id"]
+    list_select_related = ["category"]
+    readonly_fields = ["public_id", "campaign_type", "type", "voucher_template", "codes", "creation_status",
+                       "vouchers_generation_status", "created_at", "updated_at", "deleted_at"]
+    actions = ["enable", "disable", "export_codes"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(codes_total=Count("vouchers"))
+
+    @admin.display(description="codes", ordering="codes_total")
+    def codes(self, obj):
+        return getattr(obj, "codes_total", None)
+
+    def has_add_permission(self, request):
+        return False  # created through the API or the back-office wizard (codes are generated asynchronously)
+
+    def save_model(self, request, obj, form, change):
+        services.campaign_set_fields(obj, {f: form.cleaned_data.get(f) for f in form.changed_data})
+
+    def delete_model(self, request, obj):
+        services.campaign_delete(obj, user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for campaign in queryset:
+            services.campaign_delete(campaign, user=request.user)
+
+    @admin.action(description="Enable the selected campaigns")
+    def enable(self, request, queryset):
+        for campaign in queryset:
+            services.campaign_set_active(campaign, True)
+        messages.success(request, "Enabled.")
+
+    @admin.action(description="Disable the selected campaigns")
+    def disable(self, request, queryset):
+        for campaign in queryset:
+            services.campaign_set_active(campaign, False)
+        messages.success(request, "Disabled.")
+
+    @admin.action(description="Export the codes of the selected campaign as CSV")
+    def export_codes(self, request, queryset):
+        if queryset.count() != 1:
+            messages.error(request, "Select exactly one campaign to export its codes.")
+            return None
+        campaign = queryset.first()
+        response = StreamingHttpResponse(codes.export_csv(campaign.pk), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{campaign.public_id}-codes.csv"'
+        return response
+
+
+# ---------------------------------------------------------------- vouchers
+
+VOUCHER_FORM_FIELDS = ["code", "campaign", "category", "type", "discount", "start_date", "expiration_date",
+                       "validity_timeframe", "validity_day_of_week", "validity_hours", "active", "additional_info",
+                       "metadata", "holder", "redemption_quantity"]
+
+
+class VoucherForm(forms.ModelForm):
+    class Meta:
+        model = Voucher
+        fields = VOUCHER_FORM_FIELDS
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            if self.instance.pk:
+                editable = [f for f in self.changed_data if f in services.VOUCHER_ADMIN_FIELDS]
+                services.clean_voucher_fields(self.instance, {f: cleaned.get(f) for f in editable})
+            else:
+                services.clean_voucher_fields(Voucher(), {f: cleaned.get(f) for f in services.VOUCHER_ADMIN_FIELDS
+                                                          if f in cleaned})
+                problem = codes.code_problem(cleaned.get("code"))
+                if problem:
+                    raise ValidationError({"code": problem})
+        except ApiError as exc:
+            raise _as_form_error(exc)
+        return cleaned
+
+
+@admin.register(Voucher)
+class VoucherAdmin(admin.ModelAdmin):
+    form = VoucherForm
+    list_display = ["code", "campaign", "type", "active", "redemption_quantity", "redeemed_quantity",
+                    "locked_quantity", "holder", "expiration_date", "created_at"]
+    list_filter = ["active", "type", "campaign"]
+    search_fields = ["code"]
+    search_help_text = "An exact code or voucher id, or the beginning of a code."
+    list_select_related = ["campaign", "holder"]
+    raw_id_fields = ["campaign", "holder"]
+    readonly_fields = ["public_id", "redeemed_quantity", "locked_quantity", "created_at", "updated_at"]
+    show_full_result_count = False  # campaigns hold millions of codes
+    actions = ["enable", "disable"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(self.readonly_fields)
+        return fields + ["code", "campaign", "type"] if obj is not None else fields
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term or "\x00" in term:
+            return queryset, False
+        return queryset.filter(Q(code=term) | Q(public_id=term) | Q(code__startswith=term)), False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            editable = [f for f in form.changed_data if f in services.VOUCHER_ADMIN_FIELDS]
+            services.voucher_set_fields(obj, {f: form.cleaned_data.get(f) for f in editable})
+            return
+        super().save_model(request, obj, form, change)  # a new row: its counters start at zero
+
+    @admin.action(description="Enable the selected vouchers")
+    def enable(self, request, queryset):
+        for voucher in queryset:
+            services.voucher_set_active(voucher, True)
+        messages.success(request, "Enabled.")
+
+    @admin.action(description="Disable the selected vouchers")
+    def disable(self, request, queryset):
+        for voucher in queryset:
+            services.voucher_set_active(voucher, False)
+        messages.success(request, "Disabled.")
+
+
+# ---------------------------------------------------------------- history (read-only)
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Redemption)
+class RedemptionAdmin(ReadOnlyAdmin):
+    list_display = ["public_id", "created_at", "result", "status", "failure_code", "related_object_type",
+                    "voucher", "campaign", "customer", "amount"]
+    list_filter = ["result", "status", "failure_code", "related_object_type"]
+    search_fields = ["=public_id", "=voucher__code", "=customer__source_id", "=customer__public_id", "=tracking_id"]
+    search_help_text = "A redemption id, a code, or a customer's id or source_id (exact)."
+    list_select_related = ["voucher", "campaign", "customer"]
+    raw_id_fields = ["parent", "voucher", "campaign", "customer", "order", "api_key"]
+    show_full_result_count = False
+    date_hierarchy = "created_at"
+
+
+@admin.register(RedemptionRollback)
+class RedemptionRollbackAdmin(ReadOnlyAdmin):
+    list_display = ["public_id", "created_at", "result", "redemption", "amount", "reason"]
+    list_filter = ["result"]
+    search_fields = ["=public_id", "=redemption__public_id"]
+    list_select_related = ["redemption"]
+    raw_id_fields = ["redemption", "parent"]
+
+
+@admin.register(SessionLock)
+class SessionLockAdmin(ReadOnlyAdmin):
+    list_display = ["session_key", "voucher", "customer", "expires_at", "created_at"]
+    search_fields = ["=session_key", "=voucher__code"]
+    list_select_related = ["voucher", "customer"]
+    raw_id_fields = ["voucher", "customer"]
+    actions = ["release"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a lock is released (its reserved use handed back), never just deleted
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.action(description="Release the selected session locks")
+    def release(self, request, queryset):
+        released = sum(1 for lock in queryset.select_related("voucher") if locks.release(lock.session_key,
+                                                                                         lock.voucher))
+        messages.success(request, f"Released {released} lock(s).")
