@@ -622,3 +622,30 @@ def filter_matches_all(spec: dict) -> bool:
     """True for a filter with no conditions (every product belongs)."""
     return not any(key != "junction" for key in spec)
 
+
+
+class CatalogLookup:
+    """The products and SKUs a batch of references names (public ids or source ids), in two queries,
+    so that a whole cart or order is resolved at once instead of one lookup per line."""
+
+    def __init__(self, product_refs: Iterable[str], sku_refs: Iterable[str]):
+        self.products: dict[str, Product] = {}
+        self.skus: dict[str, Sku] = {}
+        product_refs, sku_refs = {r for r in product_refs if r}, {r for r in sku_refs if r}
+        if product_refs:
+            for product in Product.objects.filter(Q(public_id__in=product_refs) | Q(source_id__in=product_refs)):
+                self.products[product.public_id] = product
+                if product.source_id:
+                    self.products.setdefault(product.source_id, product)
+        if sku_refs:
+            for sku in Sku.objects.select_related("product").filter(Q(public_id__in=sku_refs) |
+                                                                     Q(source_id__in=sku_refs)):
+                self.skus[sku.public_id] = sku
+                if sku.source_id:
+                    self.skus.setdefault(sku.source_id, sku)
+
+    def product(self, ref: str | None) -> Product | None:
+        return self.products.get(ref) if ref else None
+
+    def sku(self, ref: str | None) -> Sku | None:
+        return self.skus.get(ref) if ref else None

@@ -21,7 +21,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from catalog.selectors import product_by_ref, sku_by_ref
+from catalog.selectors import CatalogLookup, product_by_ref, sku_by_ref
 from core.context import current_request_id
 from core.errors import ApiError, Conflict, DuplicateFound, InvalidPayload, NotFound
 from core.fields import new_public_id
@@ -398,15 +398,35 @@ def _optional_text(data: dict, key: str, path: str, max_length: int = 255) -> st
     return None if value in (None, "") else _text(value, f"{path}.{key}", max_length)
 
 
-def _resolve_catalog(data: dict, related_object: str, product_snapshot: dict, sku_snapshot: dict):
+def _catalog_for(items: list) -> CatalogLookup:
+    """Every product/SKU any item may name, fetched in two queries for the whole order."""
+    product_refs, sku_refs = set(), set()
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        product = item.get("product") if isinstance(item.get("product"), dict) else {}
+        sku = item.get("sku") if isinstance(item.get("sku"), dict) else {}
+        refs = [item.get("source_id")]
+        product_refs.update(r for r in [*refs, item.get("product_id"), product.get("id"), product.get("source_id")]
+                            if isinstance(r, str))
+        sku_refs.update(r for r in [*refs, item.get("sku_id"), sku.get("id"), sku.get("source_id")]
+                        if isinstance(r, str))
+    return CatalogLookup(product_refs, sku_refs)
+
+
+def _resolve_catalog(data: dict, related_object: str, product_snapshot: dict, sku_snapshot: dict,
+                     catalog: CatalogLookup | None = None):
     """The catalog product and SKU an item names, by id or source_id; None when unknown (no auto-create)."""
     source_id = data.get("source_id")
     sku_ref = data.get("sku_id") or sku_snapshot.get("id") or sku_snapshot.get("source_id") or (
         source_id if related_object == "sku" else None)
     product_ref = data.get("product_id") or product_snapshot.get("id") or product_snapshot.get("source_id") or (
         source_id if related_object == "product" else None)
-    sku = sku_by_ref(sku_ref) if sku_ref else None
-    product = product_by_ref(product_ref) if product_ref else None
+    if catalog is not None:
+        sku, product = catalog.sku(sku_ref), catalog.product(product_ref)
+    else:
+        sku = sku_by_ref(sku_ref) if sku_ref else None
+        product = product_by_ref(product_ref) if product_ref else None
     return (product or (sku.product if sku else None)), sku
 
 
@@ -439,7 +459,7 @@ def _item_amounts(data: dict, path: str, catalog_price: int | None) -> dict:
             "discount_quantity": discount_quantity}
 
 
-def clean_order_item(data, index: int) -> dict:
+def clean_order_item(data, index: int, catalog: CatalogLookup | None = None) -> dict:
     """One item -> OrderItem fields, with its product/SKU resolved in the catalog when it is known there."""
     path = f"items[{index}]"
     if not isinstance(data, dict):
@@ -453,7 +473,7 @@ def clean_order_item(data, index: int) -> dict:
         _optional_text(data, key, path)
     product_snapshot = _snapshot(data.get("product"), PRODUCT_SNAPSHOT_KEYS, f"{path}.product", "product")
     sku_snapshot = _snapshot(data.get("sku"), SKU_SNAPSHOT_KEYS, f"{path}.sku", "sku")
-    product, sku = _resolve_catalog(data, related_object, product_snapshot, sku_snapshot)
+    product, sku = _resolve_catalog(data, related_object, product_snapshot, sku_snapshot, catalog)
     amounts = _item_amounts(data, path, _catalog_price(sku_snapshot, product_snapshot, sku, product))
     metadata = {} if data.get("metadata") is None else clean_metadata("order_item", data["metadata"],
                                                                       f"{path}.metadata")
@@ -488,7 +508,8 @@ def clean_order(data: dict) -> OrderInput:
     if data.get("items") is not None:
         if not isinstance(data["items"], list) or len(data["items"]) > MAX_ITEMS:
             raise InvalidPayload(f"items must be an array of at most {MAX_ITEMS} items")
-        items = [clean_order_item(item, index) for index, item in enumerate(data["items"])]
+        catalog = _catalog_for(data["items"])
+        items = [clean_order_item(item, index, catalog) for index, item in enumerate(data["items"])]
         fields.setdefault("amount", sum(item["amount"] for item in items))
         fields["items_discount_amount"] = sum(item["discount_amount"] for item in items)
     referrer_id = _optional_text(data, "referrer_id", "order", 255)

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Q
 from django.utils import timezone
 
 from catalog.models import Product, Sku
+from catalog.selectors import CatalogLookup
 from core.errors import InvalidPayload
 from customers.models import Customer, Order
 from promo.discounts import Line, OrderState
@@ -91,36 +91,22 @@ def find_order(order_input: dict) -> Order | None:
     return None
 
 
-def _catalog(items: list[dict]) -> tuple[dict[str, Product], dict[str, Sku]]:
-    """Products and SKUs referenced by the items, keyed by public id and by source id (2 queries)."""
+def _catalog(items: list[dict]) -> CatalogLookup:
+    """Products and SKUs referenced by the items (2 queries for the whole cart)."""
     product_refs, sku_refs = set(), set()
     for item in items:
-        if item.get("sku_id"):
-            sku_refs.add(item["sku_id"])
-        if item.get("product_id"):
-            product_refs.add(item["product_id"])
+        sku_refs.add(item.get("sku_id"))
+        product_refs.add(item.get("product_id"))
         if item.get("source_id"):
             (sku_refs if item.get("related_object") == "sku" else product_refs).add(item["source_id"])
-    products: dict[str, Product] = {}
-    skus: dict[str, Sku] = {}
-    if product_refs:
-        for product in Product.objects.filter(Q(public_id__in=product_refs) | Q(source_id__in=product_refs)):
-            products[product.public_id] = product
-            if product.source_id:
-                products[product.source_id] = product
-    if sku_refs:
-        for sku in Sku.objects.select_related("product").filter(Q(public_id__in=sku_refs) | Q(source_id__in=sku_refs)):
-            skus[sku.public_id] = sku
-            if sku.source_id:
-                skus[sku.source_id] = sku
-    return products, skus
+    return CatalogLookup(product_refs, sku_refs)
 
 
-def _line(index: int, item: dict, products: dict, skus: dict) -> tuple[Line, ItemInfo]:
+def _line(index: int, item: dict, catalog: CatalogLookup) -> tuple[Line, ItemInfo]:
     related = item.get("related_object") or ("sku" if item.get("sku_id") else "product")
-    sku = skus.get(item.get("sku_id") or "") or (skus.get(item.get("source_id") or "") if related == "sku" else None)
-    product = (sku.product if sku else None) or products.get(item.get("product_id") or "") or (
-        products.get(item.get("source_id") or "") if related == "product" else None)
+    sku = catalog.sku(item.get("sku_id")) or (catalog.sku(item.get("source_id")) if related == "sku" else None)
+    product = (sku.product if sku else None) or catalog.product(item.get("product_id")) or (
+        catalog.product(item.get("source_id")) if related == "product" else None)
     product_input, sku_input = _clean(item.get("product")), _clean(item.get("sku"))
     quantity = item.get("quantity")
     price = item.get("price")
@@ -149,10 +135,10 @@ def build_context(payload: dict, *, api_key=None) -> Context:
     existing = find_order(order_input) if order_input else None
     if existing is not None and not raw_items:
         raw_items = _items_of(existing)
-    products, skus = _catalog(raw_items)
+    catalog = _catalog(raw_items)
     lines, infos = [], []
     for index, item in enumerate(raw_items):
-        line, info = _line(index, item, products, skus)
+        line, info = _line(index, item, catalog)
         lines.append(line)
         infos.append(info)
     items_total = sum(line.amount for line in lines)
