@@ -87,14 +87,34 @@ def customer_list(*, email: str | None = None, city: str | None = None, name: st
 # The parts of a customer object that other apps fill in (redemptions, loyalty, referrals). Each takes a
 # list of customers and answers per primary key, so a page of customers costs one query per part, not per row.
 
-def customer_summaries(customers: list[Customer]) -> dict[int, dict]:
-    """The spec's CustomerSummary for each customer: redemption counters and order aggregates.
+# Apps that record redemptions register a provider: provider(customer_pks) -> {pk: {counter: value}}
+# whose values are added into the redemption summary (promo: counts; gift cards, loyalty: amounts).
+_REDEMPTION_SUMMARY_PROVIDERS: list = []
 
-    Redemptions do not exist yet, so their counters are zero; the promo app extends this one function.
-    Order figures come from the aggregates kept on Customer (PAID and FULFILLED orders only).
-    """
-    return {customer.pk: {"redemptions": _empty_redemption_summary(), "orders": _order_summary(customer)}
-            for customer in customers}
+
+def register_redemption_summary(provider) -> None:
+    if provider not in _REDEMPTION_SUMMARY_PROVIDERS:
+        _REDEMPTION_SUMMARY_PROVIDERS.append(provider)
+
+
+def customer_summaries(customers: list[Customer]) -> dict[int, dict]:
+    """The spec's CustomerSummary for each customer: redemption counters (from the registered providers,
+    one query each for the whole page) and order aggregates (kept on Customer: PAID and FULFILLED orders)."""
+    summaries = {customer.pk: {"redemptions": _empty_redemption_summary(), "orders": _order_summary(customer)}
+                 for customer in customers}
+    pks = list(summaries)
+    for provider in _REDEMPTION_SUMMARY_PROVIDERS:
+        for pk, counters in provider(pks).items():
+            _merge(summaries[pk]["redemptions"], counters)
+    return summaries
+
+
+def _merge(into: dict, counters: dict) -> None:
+    for key, value in counters.items():
+        if isinstance(value, dict):
+            _merge(into.setdefault(key, {}), value)
+        else:
+            into[key] = into.get(key, 0) + value
 
 
 def customer_summary(customer: Customer) -> dict:

@@ -6,7 +6,9 @@ class PromoConfig(AppConfig):
     verbose_name = "Campaigns and redemptions"
 
     def ready(self):
-        from promo import handlers, registry
+        from customers.selectors import register_redemption_summary
+        from promo import handlers, registry, selectors
 
         registry.register_loader("voucher", handlers.load_voucher)
         registry.register_handler(handlers.DiscountVoucherHandler())
+        register_redemption_summary(selectors.customer_redemption_counters)

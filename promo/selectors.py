@@ -49,3 +49,18 @@ def voucher_get(code: str) -> Voucher:
     if voucher is None or (voucher.campaign_id and voucher.campaign.deleted_at):
         raise NotFound.for_object("voucher", code)
     return voucher
+
+
+def customer_redemption_counters(customer_pks: list[int]) -> dict[int, dict]:
+    """Per customer: redeemables redeemed, failed, rolled back (one grouped query for a page of customers)."""
+    from django.db.models import Count
+
+    rows = (Redemption.objects.filter(customer_id__in=customer_pks, parent__isnull=False)
+            .values("customer_id").annotate(
+                succeeded=Count("id", filter=Q(result=Redemption.Result.SUCCESS)),
+                failed=Count("id", filter=Q(result=Redemption.Result.FAILURE)),
+                rolled_back=Count("id", filter=Q(status=Redemption.Status.ROLLED_BACK))))
+    return {row["customer_id"]: {"total_redeemed": row["succeeded"] + row["failed"],
+                                 "total_succeeded": row["succeeded"], "total_failed": row["failed"],
+                                 "total_rolled_back": row["rolled_back"],
+                                 "total_rollback_succeeded": row["rolled_back"]} for row in rows}

@@ -154,3 +154,15 @@ def test_bad_requests_are_400(api, payload, fragment):
     assert fragment in body["details"]
     assert Redemption.objects.count() == 0
     assert Voucher.objects.count() == 0
+
+
+def test_customer_summary_counts_redemptions(api):
+    VoucherFactory(code="SUM1", redemption_quantity=1)
+    payload = stacked("SUM1", customer={"source_id": "erin"})
+    parent = api.post("/v1/redemptions", payload).json()["parent_redemption"]["id"]
+    api.post("/v1/redemptions", payload)  # refused: quantity exceeded
+    api.post(f"/v1/redemptions/{parent}/rollbacks")
+    body = assert_matches_spec(api.get("/v1/customers/erin"), "/v1/customers/{customerId}", "get")
+    assert body["summary"]["redemptions"] | {"gift": None, "loyalty_card": None} == {
+        "total_redeemed": 2, "total_succeeded": 1, "total_failed": 1, "total_rolled_back": 1,
+        "total_rollback_succeeded": 1, "total_rollback_failed": 0, "gift": None, "loyalty_card": None}
