@@ -2,7 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python bench/engine.py [--codes 1000000] [--seconds 15]
 
-Creates its own database (promo_bench), loads --codes unique codes into one campaign plus a hot
+Creates its own database (promo_bench_engine), loads --codes unique codes into one campaign plus a hot
 public code, and runs gunicorn (4 workers x 4 threads) against it. Scenarios: a trivial DRF
 endpoint (the baseline), validations and redemptions of unique codes with 10-line carts at 16
 clients, and one hot public code at 64 clients. Prints a table; ratios are to the baseline.
@@ -63,7 +63,7 @@ def main() -> None:
     parser.add_argument("--codes", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=15)
     args = parser.parse_args()
-    url = bench_database_url()
+    url = bench_database_url("promo_bench_engine")
     recreate_database(url)
     migrate(url)
     setup_django(url)
