@@ -75,7 +75,7 @@ def _clean(data: dict | None) -> dict:
 
 def find_customer(customer_input: dict | None) -> Customer | None:
     data = _clean(customer_input)
-    live = Customer.objects.filter(deleted_at__isnull=True)
+    live = Customer.objects.filter(deleted_at__isnull=True).order_by()
     if data.get("id"):
         return live.filter(public_id=data["id"]).first() or live.filter(source_id=data["id"]).first()
     if data.get("source_id"):

@@ -14,8 +14,10 @@ from rules import evaluation
 
 
 def load_voucher(ref, ctx) -> Loaded:
-    voucher = (Voucher.objects.select_related("campaign", "category", "campaign__category", "holder")
-               .filter(code=ref.id).first())
+    # A unique code: no ordering needed; the holder is loaded only where a response shows it.
+    found = list(Voucher.objects.select_related("campaign", "category", "campaign__category")
+                 .filter(code=ref.id).order_by()[:1])
+    voucher = found[0] if found else None
     if voucher is None or (voucher.campaign_id and voucher.campaign.deleted_at):
         raise RedeemableError("not_found", "Resource not found", f"Cannot find voucher with id {ref.id}",
                               code=404, resource_type="voucher", resource_id=ref.id)
