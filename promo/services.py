@@ -197,9 +197,10 @@ def _persist(evaluation: Evaluation, payload: dict) -> dict:
               "session_key": ctx.session_key or "", "metadata": ctx.metadata, "channel": "API",
               "api_key": ctx.api_key, "request_id": current_request_id() or ""}
     total = sum(c.applied.amount for c in evaluation.applicable)
-    parent = Redemption.objects.create(result=Redemption.Result.SUCCESS, status=Redemption.Status.SUCCEEDED,
-                                       related_object_type="redemption", amount=total, **common)
-    parent.related_object_id = parent.public_id
+    parent_id = new_public_id("r_")  # a parent redemption names itself as its related object
+    parent = Redemption.objects.create(public_id=parent_id, result=Redemption.Result.SUCCESS,
+                                       status=Redemption.Status.SUCCEEDED, related_object_type="redemption",
+                                       related_object_id=parent_id, amount=total, **common)
     children = []
     for candidate in evaluation.applicable:
         ctx.scratch["redeeming"] = candidate
@@ -214,7 +215,6 @@ def _persist(evaluation: Evaluation, payload: dict) -> dict:
             details={"redeemable": presenters.redeemable_json(candidate, ctx, common["request_id"]),
                      "described": described}, **common)
         children.append(child)
-    Redemption.objects.filter(pk=parent.pk).update(related_object_id=parent.public_id)
     if customer is not None:
         customer_services.customer_activity_create(customer, "customer.redemption.succeeded", {
             "redemption_id": parent.public_id, "amount": total,
@@ -236,10 +236,11 @@ def _record_failure(evaluation: Evaluation, payload: dict) -> None:
               "request_id": current_request_id() or "", "result": Redemption.Result.FAILURE,
               "status": Redemption.Status.FAILED}
     with transaction.atomic():
-        parent = Redemption.objects.create(related_object_type="redemption",
+        parent_id = new_public_id("r_")
+        parent = Redemption.objects.create(public_id=parent_id, related_object_type="redemption",
+                                           related_object_id=parent_id,
                                            failure_code=error.key if error else "redemption_failed",
                                            failure_message=error.details if error else "", **common)
-        Redemption.objects.filter(pk=parent.pk).update(related_object_id=parent.public_id)
         for candidate in evaluation.candidates:
             reason = candidate.error
             code = reason.key if reason else (candidate.skip_key or "preceding_validation_failed")
