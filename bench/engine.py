@@ -62,6 +62,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--codes", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
     args = parser.parse_args()
     url = bench_database_url("promo_bench_engine")
     recreate_database(url)
@@ -87,7 +89,7 @@ def main() -> None:
             "redeemables": [{"object": "voucher", "id": "HOTCODE"}], "order": CART})),
     ]
     results = []
-    with gunicorn(url) as port:
+    with gunicorn(url, workers=args.workers, threads=args.threads) as port:
         run_load("warm-up", port, 4, 2, scenarios[1][2], headers)
         for name, clients, make in scenarios:
             results.append(run_load(name, port, clients, args.seconds, make, headers))
@@ -98,7 +100,8 @@ def main() -> None:
         rows.append([result.name, result.clients, result.count, ok, result.count - ok, f"{result.rate:.0f}",
                      f"{result.percentile(50):.1f}", f"{result.percentile(95):.1f}", f"{result.percentile(99):.1f}",
                      f"{result.rate / baseline:.2f}" if baseline else "-"])
-    print_table(f"Checkout API on PostgreSQL, {args.codes:,} codes, {args.seconds:.0f} s per scenario",
+    print_table(f"Checkout API on PostgreSQL, {args.codes:,} codes, {args.seconds:.0f} s per scenario, "
+                f"gunicorn {args.workers} workers x {args.threads} threads",
                 ["scenario", "clients", "requests", "200", "other", "req/s", "p50 ms", "p95 ms", "p99 ms",
                  "x baseline"], rows)
     from promo.models import Redemption, Voucher
