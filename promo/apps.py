@@ -7,7 +7,7 @@ class PromoConfig(AppConfig):
 
     def ready(self):
         from customers.selectors import register_redemption_summary
-        from promo import handlers, registry, selectors
+        from promo import handlers, registry, selectors, tasks  # noqa: F401  (tasks registers async handlers)
 
         registry.register_loader("voucher", handlers.load_voucher)
         registry.register_handler(handlers.DiscountVoucherHandler())

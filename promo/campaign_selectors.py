@@ -58,10 +58,11 @@ def campaign_queryset() -> QuerySet[Campaign]:
             .annotate(vouchers_total=_voucher_count_subquery()))
 
 
-def campaign_find(ref) -> Campaign | None:
+def campaign_find(ref, *, counted: bool = True) -> Campaign | None:
+    """The live campaign with this id or name; `counted` adds vouchers_total (a count over its codes)."""
     if not usable_ref(ref):
         return None
-    campaigns = campaign_queryset()
+    campaigns = campaign_queryset() if counted else Campaign.objects.filter(deleted_at__isnull=True)
     if ref.startswith("camp_"):
         found = campaigns.filter(public_id=ref).first()
         if found:
@@ -83,7 +84,8 @@ def campaign_list(*, campaign_type: str | None = None, is_referral_code: bool | 
         queryset = queryset.filter(campaign_type=campaign_type)
     if is_referral_code is not None:
         referral = Q(campaign_type=Campaign.CampaignType.REFERRAL_PROGRAM) | Q(voucher_template__is_referral_code=True)
-        queryset = queryset.filter(referral) if is_referral_code else queryset.exclude(referral)
+        referral_pks = Campaign.objects.filter(referral).values("pk")  # NULL-safe (templates may lack the key)
+        queryset = queryset.filter(pk__in=referral_pks) if is_referral_code else queryset.exclude(pk__in=referral_pks)
     if creation_status:
         queryset = queryset.filter(creation_status=creation_status)
     return queryset.order_by(order, "-id")
@@ -96,8 +98,11 @@ def vouchers_count(campaign: Campaign) -> int:
 # ---------------------------------------------------------------- vouchers
 
 def voucher_queryset() -> QuerySet[Voucher]:
+    # NOT IN (the few deleted campaigns) rather than an OR over a join, so the planner can still walk the
+    # created_at / (campaign, created_at) indexes of a table with millions of codes.
+    deleted = Campaign.objects.filter(deleted_at__isnull=False).values("pk")
     return (Voucher.objects.select_related("campaign", "campaign__category", "category", "holder")
-            .filter(Q(campaign__isnull=True) | Q(campaign__deleted_at__isnull=True)))
+            .exclude(campaign_id__in=deleted))
 
 
 def voucher_find(code) -> Voucher | None:
@@ -123,10 +128,11 @@ def voucher_list(*, campaign: str | None = None, campaign_id: str | None = None,
     for ref in (campaign, campaign_id, category, customer, code):
         if ref is not None and not usable_ref(ref):
             return queryset.none()
-    if campaign_id:
-        queryset = queryset.filter(campaign__public_id=campaign_id)
-    if campaign:
-        queryset = queryset.filter(Q(campaign__name=campaign) | Q(campaign__public_id=campaign))
+    for ref in filter(None, (campaign_id, campaign)):
+        found = campaign_find(ref, counted=False) if ref is campaign or ref.startswith("camp_") else None
+        if found is None:
+            return queryset.none()
+        queryset = queryset.filter(campaign_id=found.pk)
     if category:
         found = category_find(category)
         if found is None:

@@ -14,10 +14,11 @@ import io
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Least
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -127,8 +128,12 @@ def clean_datetime(value, path: str) -> datetime:
         moment = None
     if moment is None:
         raise InvalidPayload(f"{path} must be an ISO 8601 date-time such as 2025-01-31T00:00:00Z")
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
+    try:
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+        moment.astimezone(UTC)  # what the database stores
+    except (OverflowError, ValueError):
+        raise InvalidPayload(f"{path} is out of range")
     return moment
 
 
@@ -201,11 +206,11 @@ def clean_discount(value, path: str = "discount") -> dict:
     raw = given(value)
     _nul_free(raw, path)
     kind = raw.get("type")
-    if kind not in discounts.EFFECTS_BY_TYPE:
+    if not isinstance(kind, str) or kind not in discounts.EFFECTS_BY_TYPE:
         raise InvalidPayload(f"{path}.type must be one of {', '.join(sorted(discounts.EFFECTS_BY_TYPE))}")
     effect = raw.get("effect") or (discounts.ADD_MISSING_ITEMS if kind == discounts.UNIT
                                    else discounts.APPLY_TO_ORDER)
-    if effect not in discounts.EFFECTS_BY_TYPE[kind]:
+    if not isinstance(effect, str) or effect not in discounts.EFFECTS_BY_TYPE[kind]:
         raise InvalidPayload(f"{path}.effect {effect!r} does not apply to {kind} discounts (use one of "
                              f"{', '.join(sorted(discounts.EFFECTS_BY_TYPE[kind]))})")
     for key in FORMULA_KEYS:
@@ -417,7 +422,7 @@ def _voucher_template(raw, path: str = "voucher") -> dict:
         raise InvalidPayload(f"{path} must be a JSON object")
     raw = given(raw)
     kind = raw.get("type", Voucher.Type.DISCOUNT_VOUCHER)
-    if kind not in SUPPORTED_VOUCHER_TYPES:
+    if not isinstance(kind, str) or kind not in SUPPORTED_VOUCHER_TYPES:
         raise InvalidPayload(f"{path}.type must be DISCOUNT_VOUCHER for a DISCOUNT_COUPONS campaign "
                              "(gift cards and loyalty cards have their own campaign types)")
     if "discount" not in raw:
@@ -447,7 +452,7 @@ def campaign_create(data, *, api_key=None, user=None) -> Campaign:
     campaign_type = data.get("campaign_type", Campaign.CampaignType.DISCOUNT_COUPONS)
     if campaign_type not in Campaign.CampaignType.values:
         raise InvalidPayload(f"campaign_type must be one of {', '.join(Campaign.CampaignType.values)}")
-    if campaign_type not in SUPPORTED_CAMPAIGN_TYPES:
+    if not isinstance(campaign_type, str) or campaign_type not in SUPPORTED_CAMPAIGN_TYPES:
         raise InvalidPayload(f"{campaign_type} campaigns cannot be created through this endpoint yet",
                              key="campaign_type_not_supported", message="Campaign type not supported")
     kind = data.get("type", Campaign.Type.AUTO_UPDATE)
@@ -664,10 +669,10 @@ def voucher_create(data, *, code: str | None = None, campaign: Campaign | None =
     if code is not None:
         code = _explicit_code(code)
     kind = data.get("type", Voucher.Type.DISCOUNT_VOUCHER)
-    if kind not in Voucher.Type.values:
+    if not isinstance(kind, str) or kind not in Voucher.Type.values:
         raise InvalidPayload(f"type must be one of {', '.join(Voucher.Type.values)}")
-    if kind not in SUPPORTED_VOUCHER_TYPES or (campaign and kind != (campaign.voucher_template or {}).get(
-            "type", Voucher.Type.DISCOUNT_VOUCHER)):
+    campaign_kind = (campaign.voucher_template or {}).get("type", Voucher.Type.DISCOUNT_VOUCHER) if campaign else kind
+    if kind not in SUPPORTED_VOUCHER_TYPES or kind != campaign_kind:
         raise InvalidPayload(f"{kind} vouchers cannot be created here (discount vouchers only)")
     if data.get("gift") not in (None, {}) or data.get("loyalty_card") not in (None, {}):
         raise InvalidPayload("gift and loyalty_card belong to gift and loyalty vouchers, not discount vouchers")
@@ -750,6 +755,15 @@ def _advance(action_pk: int, before: int, after: int, total: int, result: dict |
         raise Conflict("Another worker is running this action")
 
 
+def _count_generated(action_pk: int, inserted: int, total: int) -> None:
+    """Add a batch to the action's count in the batch's own transaction (so codes and count commit
+    together). Conditional: a second run of the same action can never take the total past `total`."""
+    if not AsyncAction.objects.filter(pk=action_pk, processed__lte=total - inserted).update(
+            processed=F("processed") + inserted, total=total,
+            progress=Least(100, (F("processed") + inserted) * 100 / max(total, 1))):
+        raise Conflict("Another worker is running this action")
+
+
 @register_async_handler(GENERATE_ACTION)
 def campaign_vouchers_generate(action: AsyncAction, progress) -> dict:
     """Generate `count` codes for the campaign. Resumable: `processed` (committed with each batch)
@@ -764,7 +778,7 @@ def campaign_vouchers_generate(action: AsyncAction, progress) -> dict:
     action.refresh_from_db(fields=["processed"])
     try:
         codes.generate(spec, count, values, done=action.processed,
-                       on_batch=lambda before, after: _advance(action.pk, before, after, count))
+                       on_batch=lambda inserted: _count_generated(action.pk, inserted, count))
     except Conflict:
         return {"message": "Superseded by another run of the same action"}
     except Exception:

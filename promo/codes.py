@@ -18,18 +18,24 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import json
 import re
 import secrets
 import string
+import threading
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import JSONField
 from django.utils import timezone
 
 from core.errors import ApiError, InvalidPayload
-from core.fields import PUBLIC_ID_RANDOM_LENGTH
 from promo.models import Voucher
 
 # Named character sets for the back office (the API always takes the literal characters).
@@ -53,8 +59,9 @@ DEFAULT_CHARSET = ALPHANUMERIC
 MAX_CODE_LENGTH = 255  # Voucher.code max_length
 CODES_PER_BILLION = 10**9  # code space needed per code requested
 MAX_CODES_PER_REQUEST = 10_000_000
-BATCH_SIZE = 50_000
+BATCH_SIZE = 25_000
 MAX_EMPTY_ROUNDS = 5  # rounds in a row that insert nothing: the code space is used up
+DEFAULT_WORKERS = 2  # parallel insert connections on PostgreSQL (settings.PROMO_CODE_WORKERS)
 
 PATTERN_MARK = "#"
 
@@ -205,10 +212,30 @@ def random_code(spec: CodeSpec) -> str:
     return random_codes(spec, 1)[0]
 
 
+_ID_ALPHABET = string.digits + string.ascii_uppercase + string.ascii_lowercase  # ascending byte order
+_id_counter = itertools.count()
+_id_lock = threading.Lock()
+
+
+def _base62(number: int, width: int) -> str:
+    digits = []
+    for _ in range(width):
+        number, rest = divmod(number, 62)
+        digits.append(_ID_ALPHABET[rest])
+    return "".join(reversed(digits))
+
+
 def public_ids(count: int, prefix: str = "v_") -> list[str]:
-    pool = random_chars(string.ascii_letters + string.digits, count * PUBLIC_ID_RANDOM_LENGTH)
-    n = PUBLIC_ID_RANDOM_LENGTH
-    return [prefix + pool[i:i + n] for i in range(0, count * n, n)]
+    """`count` voucher ids in the PublicIdField shape (prefix + 24 characters), sortable by creation:
+    8 characters of milliseconds, a 6-character process counter, 10 random characters. New ids land
+    at the right end of the id indexes instead of all over them, which keeps bulk inserts fast."""
+    random_part = random_chars(_ID_ALPHABET, count * 10)
+    stamp = _base62(int(time.time() * 1000), 8)
+    with _id_lock:
+        first = next(_id_counter)
+        for _ in range(count - 1):
+            next(_id_counter)
+    return [f"{prefix}{stamp}{_base62(first + i, 6)}{random_part[i * 10:i * 10 + 10]}" for i in range(count)]
 
 
 # ---------------------------------------------------------------- bulk insert
@@ -237,89 +264,195 @@ def shared_values(defaults: dict) -> dict:
     return values
 
 
-def _prepared(values: dict) -> list[tuple[str, str, object]]:
-    """(column, database type, adapted value) for each shared column."""
-    out = []
-    for name in SHARED_FIELDS:
-        field = Voucher._meta.get_field(name)
-        out.append((field.column, field.db_type(connection), field.get_db_prep_save(values[name], connection)))
-    return out
+def _fields():
+    return [Voucher._meta.get_field(name) for name in SHARED_FIELDS]
+
+
+def _columns_sql() -> str:
+    quote = connection.ops.quote_name
+    return ", ".join([quote("public_id"), quote("code"), *(quote(f.column) for f in _fields())])
 
 
 def insert_codes(codes: list[str], values: dict) -> int:
-    """Insert vouchers with these codes and the shared column values; codes that already exist are
+    """Insert vouchers with these codes and the shared column values; codes that exist already are
     skipped. Returns how many rows were inserted. Runs inside the caller's transaction."""
     if not codes:
         return 0
+    codes = sorted(codes)  # neighbouring keys: the code index is filled page by page
     ids = public_ids(len(codes))
-    prepared = _prepared(values)
+    if connection.vendor == "postgresql":
+        try:
+            with transaction.atomic():
+                _copy_rows(ids, codes, values)
+            return len(codes)
+        except IntegrityError:  # a code (rarely) exists already: insert the batch skipping conflicts
+            return _insert_staged(ids, codes, values)
     table = connection.ops.quote_name(Voucher._meta.db_table)
-    names = ", ".join(connection.ops.quote_name(c) for c, _, _ in prepared)
+    shared = tuple(f.get_db_prep_save(values[f.name], connection) for f in _fields())
+    placeholders = ", ".join(["%s"] * (len(shared) + 2))
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            return _insert_copy(cursor, table, names, prepared, ids, codes)
-        placeholders = ", ".join(["%s"] * (len(prepared) + 2))
-        shared = tuple(v for _, _, v in prepared)
         cursor.executemany(
-            f'INSERT INTO {table} ("public_id", "code", {names}) VALUES ({placeholders}) ON CONFLICT DO NOTHING',
+            f"INSERT INTO {table} ({_columns_sql()}) VALUES ({placeholders}) ON CONFLICT DO NOTHING",
             [(pid, code, *shared) for pid, code in zip(ids, codes, strict=True)])
         return cursor.rowcount
 
 
-def _copy_text(value: str) -> str:
-    return value.replace("\\", "\\\\")  # codes hold no tab, newline or control character (code_problem)
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _insert_copy(cursor, table: str, names: str, prepared, ids: list[str], codes: list[str]) -> int:
-    """PostgreSQL: COPY (public_id, code) into a session temp table, then one INSERT ... SELECT."""
-    cursor.execute("CREATE TEMP TABLE IF NOT EXISTS promo_code_stage (public_id varchar(64), code varchar(255))")
-    cursor.execute("TRUNCATE promo_code_stage")
-    escape = any("\\" in code for code in codes)
-    lines = (f"{pid}\t{_copy_text(code) if escape else code}\n" for pid, code in zip(ids, codes, strict=True))
-    raw = cursor.cursor if hasattr(cursor, "cursor") else cursor
-    with raw.copy("COPY promo_code_stage (public_id, code) FROM STDIN") as copy:
-        buffer: list[str] = []
-        for line in lines:
-            buffer.append(line)
-            if len(buffer) >= 20_000:
-                copy.write("".join(buffer))
-                buffer.clear()
-        if buffer:
-            copy.write("".join(buffer))
-    casts = ", ".join(f"CAST(%s AS {db_type})" for _, db_type, _ in prepared)
-    cursor.execute(
-        f'INSERT INTO {table} ("public_id", "code", {names}) SELECT s.public_id, s.code, {casts} '
-        f"FROM promo_code_stage s ON CONFLICT DO NOTHING",
-        [v for _, _, v in prepared])
-    inserted = cursor.rowcount
-    cursor.execute("TRUNCATE promo_code_stage")
+def _copy_value(field, value) -> str:
+    """One value in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(field, JSONField):
+        text = json.dumps(value, cls=field.encoder)
+    elif isinstance(value, bool):
+        text = "t" if value else "f"
+    elif isinstance(value, datetime):
+        text = value.isoformat()
+    else:
+        text = str(value)
+    return text.translate(_COPY_ESCAPES)
+
+
+def _raw_cursor(cursor):
+    return cursor.cursor if hasattr(cursor, "cursor") else cursor
+
+
+def _copy_rows(ids: list[str], codes: list[str], values: dict) -> None:
+    """PostgreSQL fast path: COPY the rows straight into the voucher table (fails whole on a duplicate)."""
+    shared = "\t".join(_copy_value(f, values[f.name]) for f in _fields())
+    table = connection.ops.quote_name(Voucher._meta.db_table)
+    with connection.cursor() as cursor, connection.wrap_database_errors, _raw_cursor(cursor).copy(
+            f"COPY {table} ({_columns_sql()}) FROM STDIN") as copy:
+        for start in range(0, len(codes), 10_000):
+            copy.write("".join(f"{pid}\t{code.translate(_COPY_ESCAPES)}\t{shared}\n" for pid, code in
+                               zip(ids[start:start + 10_000], codes[start:start + 10_000], strict=True)))
+
+
+def _insert_staged(ids: list[str], codes: list[str], values: dict) -> int:
+    """PostgreSQL: COPY (public_id, code) into a session temp table, then one INSERT ... SELECT ... ON CONFLICT
+    DO NOTHING, so codes that exist already are skipped."""
+    fields = _fields()
+    table = connection.ops.quote_name(Voucher._meta.db_table)
+    casts = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS promo_code_stage (public_id varchar(64), code varchar(255))")
+        cursor.execute("TRUNCATE promo_code_stage")
+        with connection.wrap_database_errors, _raw_cursor(cursor).copy(
+                "COPY promo_code_stage (public_id, code) FROM STDIN") as copy:
+            copy.write("".join(f"{pid}\t{code.translate(_COPY_ESCAPES)}\n"
+                               for pid, code in zip(ids, codes, strict=True)))
+        cursor.execute(f"INSERT INTO {table} ({_columns_sql()}) SELECT s.public_id, s.code, {casts} "
+                       f"FROM promo_code_stage s ORDER BY s.code ON CONFLICT DO NOTHING",
+                       [f.get_db_prep_save(values[f.name], connection) for f in fields])
+        inserted = cursor.rowcount
+        cursor.execute("TRUNCATE promo_code_stage")
     return inserted
 
 
-BatchHook = Callable[[int, int], None]
+BatchHook = Callable[[int], None]
+
+
+@dataclass
+class _Pool:
+    """What is left to generate, shared by the workers of one run (exact: a batch that inserts fewer rows
+    than it took, because of collisions, gives the rest back)."""
+
+    remaining: int
+    in_flight: int = 0
+    failed: BaseException | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self, size: int) -> int:
+        with self.lock:
+            size = min(size, self.remaining)
+            self.remaining -= size
+            self.in_flight += size
+            return size
+
+    def settle(self, taken: int, inserted: int) -> None:
+        with self.lock:
+            self.in_flight -= taken
+            self.remaining += taken - inserted
+
+    def finished(self) -> bool:
+        with self.lock:
+            return self.failed is not None or (self.remaining == 0 and self.in_flight == 0)
 
 
 def generate(spec: CodeSpec, count: int, values: dict, *, done: int = 0, batch_size: int = BATCH_SIZE,
-             on_batch: BatchHook | None = None) -> int:
+             on_batch: BatchHook | None = None, workers: int | None = None) -> int:
     """Insert vouchers until `count` new ones exist (`done` of them already did, e.g. a resumed run).
 
-    Each batch is its own transaction; `on_batch(done_before, done_after)` runs inside it, so a
-    progress record written there commits together with the codes (and a crash loses nothing).
-    Returns the number inserted in total (== count)."""
+    Each batch is its own transaction; `on_batch(inserted)` runs inside it, so a progress record written
+    there commits together with the codes (a crash loses nothing, and a rerun generates only the rest).
+    On PostgreSQL outside a transaction, `workers` connections (settings.PROMO_CODE_WORKERS, default 2)
+    insert batches in parallel. Returns the number of codes that exist for this run (== count)."""
+    pool = _Pool(remaining=count - done)
+    if workers is None:
+        workers = getattr(settings, "PROMO_CODE_WORKERS", DEFAULT_WORKERS)
+    parallel = (workers > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block
+                and pool.remaining > batch_size)
+    if not parallel:
+        _work(spec, values, pool, batch_size, on_batch)
+    else:
+        threads = [threading.Thread(target=_thread_work, args=(spec, values, pool, batch_size, on_batch),
+                                    name=f"codes-{n}") for n in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    if pool.failed is not None:
+        raise pool.failed
+    return count - pool.remaining
+
+
+def _relax_commit() -> None:
+    """A batch's commit need not wait for its WAL flush: if the server crashes before the flush, the batch
+    and its progress record are lost together and the rerun generates them again."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+
+
+def _thread_work(spec, values, pool: _Pool, batch_size: int, on_batch) -> None:
+    try:
+        _work(spec, values, pool, batch_size, on_batch)
+    finally:
+        connection.close()  # this thread's own connection
+
+
+def _work(spec: CodeSpec, values: dict, pool: _Pool, batch_size: int, on_batch) -> None:
     empty_rounds = 0
-    while done < count:
-        size = min(batch_size, count - done)
-        codes = list(dict.fromkeys(random_codes(spec, size)))
-        with transaction.atomic():
-            inserted = insert_codes(codes, values)
-            if on_batch is not None:
-                on_batch(done, done + inserted)
-        done += inserted
+    while not pool.finished():
+        size = pool.take(batch_size)
+        if size == 0:  # another worker may still give some back
+            time.sleep(0.01)
+            continue
+        inserted = 0
+        try:
+            codes = list(dict.fromkeys(random_codes(spec, size)))
+            now = timezone.now()  # per batch: lists ordered by creation then sort a batch at most
+            with transaction.atomic():
+                _relax_commit()
+                inserted = insert_codes(codes, {**values, "created_at": now, "updated_at": now})
+                if on_batch is not None:
+                    on_batch(inserted)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the pool
+            inserted = 0
+            with pool.lock:
+                pool.failed = pool.failed or exc
+            return
+        finally:
+            pool.settle(size, inserted)
         empty_rounds = empty_rounds + 1 if inserted == 0 else 0
         if empty_rounds >= MAX_EMPTY_ROUNDS:
-            raise CodeSpaceExhausted(f"Could not find free codes after {MAX_EMPTY_ROUNDS} attempts: "
-                                     f"{done} of {count} were created; use a longer code or a larger charset")
-    return done
+            with pool.lock:
+                pool.failed = pool.failed or CodeSpaceExhausted(
+                    f"Could not find free codes after {MAX_EMPTY_ROUNDS} attempts; use a longer code or a "
+                    "larger charset")
+            return
 
 
 def unique_code(spec: CodeSpec, attempts: int = 10) -> str:
