@@ -23,9 +23,12 @@ def pytest_collection_modifyitems(config, items):
     on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
     broker = bool(settings.CELERY_BROKER_URL)
     for item in items:
+        item.gated_by = []  # which gates skipped it, so CI can tell a required skip from an allowed one
         if "postgres" in item.keywords and not on_postgres:
+            item.gated_by.append("postgres")
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)"))
         if "celery_worker" in item.keywords and not broker:
+            item.gated_by.append("celery_worker")
             item.add_marker(pytest.mark.skip(reason="needs a Celery broker (set CELERY_BROKER_URL)"))
 
 
@@ -37,8 +40,11 @@ def pytest_runtest_makereport(item, call):
     if not report.skipped:
         return
     gated = [("postgres", "REQUIRE_POSTGRES"), ("celery_worker", "REQUIRE_CELERY")]
+    skipped_by = getattr(item, "gated_by", [])
     for marker, variable in gated:
-        if marker in item.keywords and os.environ.get(variable) == "1":
+        required = os.environ.get(variable) == "1"
+        # A test skipped by its own gate while that gate is required, or skipped from inside while required.
+        if marker in item.keywords and required and (marker in skipped_by or not skipped_by):
             report.outcome = "failed"
             report.longrepr = f"{item.nodeid} was skipped but {variable}=1: {report.longrepr}"
 
