@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from catalog.selectors import CatalogLookup, product_by_ref, sku_by_ref
+from core.bulk import Tally
 from core.context import current_request_id
 from core.errors import ApiError, Conflict, DuplicateFound, InvalidPayload, NotFound
 from core.fields import new_public_id
@@ -765,29 +766,8 @@ def custom_event_track(data: dict) -> CustomEvent:
 # ================================================================ async actions: CSV import and bulk updates
 
 PROGRESS_EVERY = 100
-MAX_REPORTED_ERRORS = 1000
 CSV_COLUMNS = {"source_id", "name", "email", "phone", "birthdate", "birthday", "description", "metadata", "id"}
 CSV_ADDRESS_COLUMNS = {**{f"address_{key}": key for key in ADDRESS_FIELDS}, **{key: key for key in ADDRESS_FIELDS}}
-
-
-@dataclass
-class Tally:
-    """The result of a bulk action: counts and the first errors, each naming its row and source_id."""
-
-    done_count: int = 0
-    failed_count: int = 0
-    errors: list = field(default_factory=list)
-
-    def fail(self, row: int, source_id, message: str) -> None:
-        self.failed_count += 1
-        if len(self.errors) < MAX_REPORTED_ERRORS:
-            self.errors.append({"row": row, "source_id": source_id, "message": message})
-
-    def result(self) -> dict:
-        result = {"done_count": self.done_count, "failed_count": self.failed_count, "errors": self.errors}
-        if self.failed_count > len(self.errors):
-            result["errors_truncated"] = True
-        return result
 
 
 def _decode_csv(content: bytes) -> str:

@@ -13,7 +13,6 @@ import csv
 import io
 import json
 import logging
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 
 from django.db import IntegrityError, transaction
@@ -22,6 +21,7 @@ from django.db.models.functions import Least
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from core.bulk import Tally
 from core.errors import ApiError, Conflict, DuplicateFound, InvalidPayload, NotFound
 from core.metadata import validate_metadata
 from core.models import AsyncAction, MetadataSchema
@@ -50,7 +50,7 @@ BULK_ACTION = "VOUCHERS_BULK_UPDATE"
 METADATA_ACTION = "VOUCHERS_METADATA_UPDATE"
 DELETE_ACTION = "CAMPAIGN_DELETE"
 ROWS_PER_BATCH = 500
-MAX_REPORTED_ERRORS = 1000
+
 
 
 # ================================================================ input checks
@@ -883,39 +883,11 @@ def voucher_delete(voucher: Voucher) -> None:
 
 # ================================================================ async bulk work: tally and batches
 
-@dataclass
-class Tally:
-    """The result of a bulk action: counts and the first errors, each naming its row and code."""
-
-    done_count: int = 0
-    failed_count: int = 0
-    errors: list = field(default_factory=list)
-
-    def fail(self, row: int, code, message: str) -> None:
-        self.failed_count += 1
-        if len(self.errors) < MAX_REPORTED_ERRORS:
-            self.errors.append({"row": row, "code": code, "message": message})
-
-    def result(self) -> dict:
-        result = {"done_count": self.done_count, "failed_count": self.failed_count, "errors": list(self.errors)}
-        if self.failed_count > len(self.errors):
-            result["errors_truncated"] = True
-        return result
-
-    @classmethod
-    def resumed(cls, action: AsyncAction) -> Tally:
-        saved = action.result or {}
-        if not action.processed:
-            return cls()
-        return cls(done_count=saved.get("done_count", 0), failed_count=saved.get("failed_count", 0),
-                   errors=list(saved.get("errors", [])))
-
-
 def run_in_batches(action: AsyncAction, items: list, process, batch_size: int = ROWS_PER_BATCH) -> dict:
     """Process items in batches; each batch and its progress record commit together, so a rerun of the
     action (after a crash) resumes after the last committed batch with the tally it had."""
     action.refresh_from_db(fields=["processed", "result"])
-    tally = Tally.resumed(action)
+    tally = Tally.resumed(action, identifier="code")
     total = len(items)
     if total == 0:
         return tally.result()
