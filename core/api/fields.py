@@ -26,3 +26,18 @@ class LooseDictField(serializers.DictField):
         if not isinstance(data, dict):
             raise serializers.ValidationError("Must be a JSON object.")
         return data
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string; numbers and booleans are refused rather than turned into text."""
+
+    default_error_messages = {"strict": "Not a valid string."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)  # codes and ids are taken exactly as given
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("strict")
+        return super().to_internal_value(data)

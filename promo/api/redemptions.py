@@ -10,6 +10,7 @@ from core.api.pagination import LIST_PARAMETERS, int_param, paginate
 from core.errors import InvalidPayload, error_body
 from core.idempotency import run_idempotent
 from promo import presenters, selectors, services
+from promo.api.payload import parse_stacked_request
 from promo.api.serializers import RollbackSerializer, StackedRequestSerializer
 
 
@@ -56,9 +57,7 @@ class ValidationsView(APIView):
                    description="What applies to this cart and customer and what it is worth; with "
                                "`session{type: LOCK}` one use of each limited code is reserved for the session.")
     def post(self, request):
-        serializer = StackedRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return Response(services.validate(serializer.validated_data, api_key=request.auth))
+        return Response(services.validate(parse_stacked_request(request.data), api_key=request.auth))
 
 
 class RedemptionsView(APIView):
@@ -71,9 +70,7 @@ class RedemptionsView(APIView):
                    description="One transaction: every counter and limit is taken atomically. A refused "
                                "redemption answers 400 with the reasons and is recorded as a failed attempt.")
     def post(self, request):
-        serializer = StackedRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        payload = serializer.validated_data
+        payload = parse_stacked_request(request.data)
         return _idempotent(request, "POST /v1/redemptions",
                            lambda: _as_answer(lambda: services.redeem(payload, api_key=request.auth)))
 

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from core.api.fields import LooseDictField, StrictIntegerField
+from core.api.fields import LooseDictField, StrictCharField, StrictIntegerField
 
 
 def _opt(field_class, *args, **kwargs):
@@ -15,35 +15,35 @@ class GiftSerializer(serializers.Serializer):
 
 
 class RewardSerializer(serializers.Serializer):
-    id = _opt(serializers.CharField, max_length=255)
+    id = _opt(StrictCharField, max_length=255)
     points = _opt(StrictIntegerField)
 
 
 class RedeemableSerializer(serializers.Serializer):
     object = serializers.ChoiceField(choices=["voucher", "promotion_tier", "promotion_stack"])
-    id = serializers.CharField(max_length=255)
+    id = StrictCharField(max_length=255)
     gift = _opt(GiftSerializer)
     reward = _opt(RewardSerializer)
 
 
 class ItemProductSerializer(serializers.Serializer):
-    id = _opt(serializers.CharField, max_length=255)
-    source_id = _opt(serializers.CharField, max_length=255)
-    name = _opt(serializers.CharField, max_length=255)
+    id = _opt(StrictCharField, max_length=255)
+    source_id = _opt(StrictCharField, max_length=255)
+    name = _opt(StrictCharField, max_length=255)
     price = _opt(StrictIntegerField)
     metadata = _opt(LooseDictField)
     override = _opt(serializers.BooleanField)
 
 
 class ItemSkuSerializer(ItemProductSerializer):
-    sku = _opt(serializers.CharField, max_length=255)
+    sku = _opt(StrictCharField, max_length=255)
 
 
 class OrderItemSerializer(serializers.Serializer):
-    sku_id = _opt(serializers.CharField, max_length=255)
-    product_id = _opt(serializers.CharField, max_length=255)
+    sku_id = _opt(StrictCharField, max_length=255)
+    product_id = _opt(StrictCharField, max_length=255)
     related_object = _opt(serializers.ChoiceField, choices=["product", "sku"])
-    source_id = _opt(serializers.CharField, max_length=255)
+    source_id = _opt(StrictCharField, max_length=255)
     quantity = _opt(StrictIntegerField, max_value=1_000_000)
     price = _opt(StrictIntegerField)
     amount = _opt(StrictIntegerField)
@@ -53,21 +53,21 @@ class OrderItemSerializer(serializers.Serializer):
 
 
 class AddressSerializer(serializers.Serializer):
-    city = _opt(serializers.CharField, max_length=120, allow_blank=True)
-    state = _opt(serializers.CharField, max_length=120, allow_blank=True)
-    line_1 = _opt(serializers.CharField, max_length=255, allow_blank=True)
-    line_2 = _opt(serializers.CharField, max_length=255, allow_blank=True)
-    country = _opt(serializers.CharField, max_length=120, allow_blank=True)
-    postal_code = _opt(serializers.CharField, max_length=40, allow_blank=True)
+    city = _opt(StrictCharField, max_length=120, allow_blank=True)
+    state = _opt(StrictCharField, max_length=120, allow_blank=True)
+    line_1 = _opt(StrictCharField, max_length=255, allow_blank=True)
+    line_2 = _opt(StrictCharField, max_length=255, allow_blank=True)
+    country = _opt(StrictCharField, max_length=120, allow_blank=True)
+    postal_code = _opt(StrictCharField, max_length=40, allow_blank=True)
 
 
 class CustomerRefSerializer(serializers.Serializer):
-    id = _opt(serializers.CharField, max_length=255)
-    source_id = _opt(serializers.CharField, max_length=255)
-    name = _opt(serializers.CharField, max_length=255, allow_blank=True)
-    email = _opt(serializers.CharField, max_length=254, allow_blank=True)
-    phone = _opt(serializers.CharField, max_length=50, allow_blank=True)
-    description = _opt(serializers.CharField, allow_blank=True)
+    id = _opt(StrictCharField, max_length=255)
+    source_id = _opt(StrictCharField, max_length=255)
+    name = _opt(StrictCharField, max_length=255, allow_blank=True)
+    email = _opt(StrictCharField, max_length=254, allow_blank=True)
+    phone = _opt(StrictCharField, max_length=50, allow_blank=True)
+    description = _opt(StrictCharField, allow_blank=True)
     birthdate = _opt(serializers.DateField)
     birthday = _opt(serializers.DateField)
     address = _opt(AddressSerializer)
@@ -75,24 +75,25 @@ class CustomerRefSerializer(serializers.Serializer):
 
 
 class OrderSerializer(serializers.Serializer):
-    id = _opt(serializers.CharField, max_length=255)
-    source_id = _opt(serializers.CharField, max_length=255)
+    id = _opt(StrictCharField, max_length=255)
+    source_id = _opt(StrictCharField, max_length=255)
     status = _opt(serializers.ChoiceField, choices=["CREATED", "PAID", "CANCELED", "FULFILLED"])
     amount = _opt(StrictIntegerField)
-    items = _opt(OrderItemSerializer, many=True, max_length=500)
+    # A list that may be null, of items that may not be (DRF would pass allow_null down to the child).
+    items = serializers.ListField(child=OrderItemSerializer(), required=False, allow_null=True, max_length=500)
     metadata = _opt(LooseDictField)
     customer = _opt(CustomerRefSerializer)
 
 
 class SessionSerializer(serializers.Serializer):
-    key = _opt(serializers.CharField, max_length=64)
+    key = _opt(StrictCharField, max_length=64)
     type = _opt(serializers.ChoiceField, choices=["LOCK"])
     ttl = _opt(StrictIntegerField, min_value=1, max_value=10**9)
     ttl_unit = _opt(serializers.ChoiceField, choices=["DAYS", "HOURS", "MINUTES", "SECONDS", "MILLISECONDS"])
 
 
 class OptionsSerializer(serializers.Serializer):
-    expand = _opt(serializers.ListField, child=serializers.CharField(max_length=40), max_length=10)
+    expand = _opt(serializers.ListField, child=StrictCharField(max_length=40), max_length=10)
 
 
 class StackedRequestSerializer(serializers.Serializer):
@@ -102,10 +103,10 @@ class StackedRequestSerializer(serializers.Serializer):
     order = _opt(OrderSerializer)
     customer = _opt(CustomerRefSerializer)
     session = _opt(SessionSerializer)
-    tracking_id = _opt(serializers.CharField, max_length=255, allow_blank=True)
+    tracking_id = _opt(StrictCharField, max_length=255, allow_blank=True)
     metadata = _opt(LooseDictField)
     options = _opt(OptionsSerializer)
-    channel = _opt(serializers.CharField, max_length=40)
+    channel = _opt(StrictCharField, max_length=40)
 
     def validate(self, attrs):
         order = attrs.get("order") or {}
@@ -115,8 +116,8 @@ class StackedRequestSerializer(serializers.Serializer):
 
 
 class RollbackSerializer(serializers.Serializer):
-    reason = _opt(serializers.CharField, max_length=2000, allow_blank=True)
-    tracking_id = _opt(serializers.CharField, max_length=255, allow_blank=True)
+    reason = _opt(StrictCharField, max_length=2000, allow_blank=True)
+    tracking_id = _opt(StrictCharField, max_length=255, allow_blank=True)
     metadata = _opt(LooseDictField)
     customer = _opt(CustomerRefSerializer)
     order = _opt(OrderSerializer)
