@@ -6,6 +6,10 @@ import string
 from django.db import models
 
 _ALPHABET = string.ascii_letters + string.digits
+
+# The largest amount accepted anywhere, in minor units: far above any real order, and far enough below
+# the 64-bit limit that price x quantity and sums cannot overflow.
+MAX_AMOUNT = 10**15
 PUBLIC_ID_RANDOM_LENGTH = 24
 
 

@@ -25,7 +25,7 @@ from catalog.selectors import CatalogLookup, product_by_ref, sku_by_ref
 from core.bulk import Tally
 from core.context import current_request_id
 from core.errors import ApiError, Conflict, DuplicateFound, InvalidPayload, NotFound
-from core.fields import new_public_id
+from core.fields import MAX_AMOUNT, new_public_id
 from core.metadata import validate_metadata
 from core.models import AsyncAction, MetadataSchema
 from core.services import async_action_start, register_async_handler
@@ -34,7 +34,6 @@ from customers.models import Customer, CustomerActivity, CustomEvent, Order, Ord
 
 logger = logging.getLogger(__name__)
 
-MAX_AMOUNT = 10**15  # minor units; keeps price x quantity and sums far from the 64-bit limit
 MAX_QUANTITY = 10**6
 MAX_ITEMS = 500  # as the spec says of an order
 MAX_DESCRIPTION = 10_000

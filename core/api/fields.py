@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-MAX_AMOUNT = 10**15  # minor units; far above any real order, far below bigint overflow
+from core.fields import MAX_AMOUNT
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -41,3 +41,19 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("strict")
         return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """true or false only (DRF would also take "yes", 1, "on")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+def optional(field_class, **kwargs):
+    """An optional field that also accepts an explicit null: the SDK's from_dict sends them."""
+    kwargs.setdefault("required", False)
+    kwargs.setdefault("allow_null", True)
+    return field_class(**kwargs)

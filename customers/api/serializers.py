@@ -10,56 +10,34 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api import fields
 from customers import selectors
 from customers.models import Order, OrderItem
-from customers.services import MAX_AMOUNT
 
 # ---------------------------------------------------------------- strict fields
 
-class StrictCharField(serializers.CharField):
-    """A string and nothing else (DRF's CharField would turn 5 into "5")."""
+class StrictCharField(fields.StrictCharField):
+    """Optional, blank allowed (null means "not given")."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
         kwargs.setdefault("allow_null", True)
         kwargs.setdefault("allow_blank", True)
-        kwargs.setdefault("trim_whitespace", False)
         super().__init__(**kwargs)
 
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
-
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer: a float (10.0, 10.5), a string or a boolean is refused."""
-
-    default_error_messages = {"invalid": "A valid integer is required (not a float, string or boolean)."}
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("allow_null", True)
-        kwargs.setdefault("min_value", 0)
-        kwargs.setdefault("max_value", MAX_AMOUNT)
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictBooleanField(serializers.BooleanField):
+class StrictIntegerField(fields.StrictIntegerField):
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
         kwargs.setdefault("allow_null", True)
         super().__init__(**kwargs)
 
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            self.fail("invalid")
-        return data
+
+class StrictBooleanField(fields.StrictBooleanField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
 
 
 def metadata_field(**kwargs) -> serializers.DictField:

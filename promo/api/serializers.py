@@ -2,12 +2,11 @@
 
 from rest_framework import serializers
 
-from core.api.fields import LooseDictField, StrictCharField, StrictIntegerField
+from core.api.fields import LooseDictField, StrictCharField, StrictIntegerField, optional
 
 
-def _opt(field_class, *args, **kwargs):
-    """An optional field that also accepts an explicit null (the SDK's from_dict sends them)."""
-    return field_class(*args, required=False, allow_null=True, **kwargs)
+def _opt(field_class, **kwargs):
+    return optional(field_class, **kwargs)
 
 
 class GiftSerializer(serializers.Serializer):
