@@ -529,25 +529,26 @@ def _check_discounts(amount: int, discount_amount: int, items_discount_amount: i
         raise InvalidPayload("The discounts (discount_amount + items' discount_amount) exceed the order amount")
 
 
-def order_create_or_update(data: dict) -> tuple[Order, bool]:
+def order_create_or_update(data: dict, *, reload: bool = True) -> tuple[Order, bool]:
     """POST /v1/orders: create an order, or update the one with this source_id, so that a resent order
-    is never duplicated (nor counted twice). Returns (order, created)."""
+    is never duplicated (nor counted twice). Returns (order, created). With reload=False the written row is
+    returned as it is (without its items and customer re-read), for callers that need only the order row."""
     order_input = clean_order(data)
     source_id = order_input.fields.get("source_id")
     with transaction.atomic():
         existing = Order.objects.filter(source_id=source_id).first() if source_id else None
-        return _order_write(order_input, existing)
+        return _order_write(order_input, existing, reload=reload)
 
 
-def order_update(order: Order, data: dict) -> Order:
+def order_update(order: Order, data: dict, *, reload: bool = True) -> Order:
     """PUT /v1/orders/{id}: merge the given fields; items, when given, replace the old ones."""
     order_input = clean_order(data)
     with transaction.atomic():
-        order, _created = _order_write(order_input, order)
+        order, _created = _order_write(order_input, order, reload=reload)
     return order
 
 
-def _order_write(order_input: OrderInput, existing: Order | None) -> tuple[Order, bool]:
+def _order_write(order_input: OrderInput, existing: Order | None, *, reload: bool = True) -> tuple[Order, bool]:
     """Row order matters: new customers are inserted first (invisible to others until commit), then the
     order row is written, and only then are existing customers updated, so that every transaction takes
     its row locks order-then-customer and two of them cannot deadlock."""
@@ -569,7 +570,7 @@ def _order_write(order_input: OrderInput, existing: Order | None) -> tuple[Order
         if counted_customer is not None:
             Customer.objects.filter(pk=counted_customer).update(**_recomputed_order_dates())
     _order_activities(existing, created, changed, old_status)
-    return selectors.order_get(existing.public_id), created
+    return (selectors.order_get(existing.public_id) if reload else existing), created
 
 
 def _resolve_party(ref: CustomerReference | None, current: Customer | None) -> tuple[Customer | None, dict]:
