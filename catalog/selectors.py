@@ -632,6 +632,8 @@ class CatalogLookup:
         self.products: dict[str, Product] = {}
         self.skus: dict[str, Sku] = {}
         product_refs, sku_refs = {r for r in product_refs if r}, {r for r in sku_refs if r}
+        # What was looked up: a miss among these is final, any other reference still needs a lookup.
+        self.product_refs, self.sku_refs = product_refs, sku_refs
         if product_refs:
             for product in Product.objects.filter(Q(public_id__in=product_refs) | Q(source_id__in=product_refs)):
                 self.products[product.public_id] = product

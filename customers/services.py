@@ -422,11 +422,12 @@ def _resolve_catalog(data: dict, related_object: str, product_snapshot: dict, sk
         source_id if related_object == "sku" else None)
     product_ref = data.get("product_id") or product_snapshot.get("id") or product_snapshot.get("source_id") or (
         source_id if related_object == "product" else None)
-    if catalog is not None:
-        sku, product = catalog.sku(sku_ref), catalog.product(product_ref)
-    else:
-        sku = sku_by_ref(sku_ref) if sku_ref else None
-        product = product_by_ref(product_ref) if product_ref else None
+    sku = catalog.sku(sku_ref) if catalog is not None else None
+    product = catalog.product(product_ref) if catalog is not None else None
+    if sku is None and sku_ref and (catalog is None or sku_ref not in catalog.sku_refs):
+        sku = sku_by_ref(sku_ref)
+    if product is None and product_ref and (catalog is None or product_ref not in catalog.product_refs):
+        product = product_by_ref(product_ref)
     return (product or (sku.product if sku else None)), sku
 
 
@@ -486,7 +487,7 @@ def clean_order_item(data, index: int, catalog: CatalogLookup | None = None) -> 
     }
 
 
-def clean_order(data: dict) -> OrderInput:
+def clean_order(data: dict, catalog: CatalogLookup | None = None) -> OrderInput:
     """Check an order request (POST or PUT) before anything is written."""
     if not isinstance(data, dict):
         raise InvalidPayload("The order must be an object")
@@ -508,7 +509,7 @@ def clean_order(data: dict) -> OrderInput:
     if data.get("items") is not None:
         if not isinstance(data["items"], list) or len(data["items"]) > MAX_ITEMS:
             raise InvalidPayload(f"items must be an array of at most {MAX_ITEMS} items")
-        catalog = _catalog_for(data["items"])
+        catalog = catalog or _catalog_for(data["items"])
         items = [clean_order_item(item, index, catalog) for index, item in enumerate(data["items"])]
         fields.setdefault("amount", sum(item["amount"] for item in items))
         fields["items_discount_amount"] = sum(item["discount_amount"] for item in items)
@@ -529,20 +530,22 @@ def _check_discounts(amount: int, discount_amount: int, items_discount_amount: i
         raise InvalidPayload("The discounts (discount_amount + items' discount_amount) exceed the order amount")
 
 
-def order_create_or_update(data: dict, *, reload: bool = True) -> tuple[Order, bool]:
+def order_create_or_update(data: dict, *, reload: bool = True,
+                           catalog: CatalogLookup | None = None) -> tuple[Order, bool]:
     """POST /v1/orders: create an order, or update the one with this source_id, so that a resent order
     is never duplicated (nor counted twice). Returns (order, created). With reload=False the written row is
-    returned as it is (without its items and customer re-read), for callers that need only the order row."""
-    order_input = clean_order(data)
+    returned as it is (without its items and customer re-read), for callers that need only the order row.
+    `catalog` reuses products and SKUs the caller has already looked up."""
+    order_input = clean_order(data, catalog)
     source_id = order_input.fields.get("source_id")
     with transaction.atomic():
         existing = Order.objects.filter(source_id=source_id).first() if source_id else None
         return _order_write(order_input, existing, reload=reload)
 
 
-def order_update(order: Order, data: dict, *, reload: bool = True) -> Order:
+def order_update(order: Order, data: dict, *, reload: bool = True, catalog: CatalogLookup | None = None) -> Order:
     """PUT /v1/orders/{id}: merge the given fields; items, when given, replace the old ones."""
-    order_input = clean_order(data)
+    order_input = clean_order(data, catalog)
     with transaction.atomic():
         order, _created = _order_write(order_input, order, reload=reload)
     return order

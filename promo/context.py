@@ -51,6 +51,7 @@ class Context:
     items: list[ItemInfo]
     has_order: bool
     has_items: bool
+    catalog: CatalogLookup
     session: dict | None
     tracking_id: str | None
     metadata: dict
@@ -157,7 +158,7 @@ def build_context(payload: dict, *, api_key=None) -> Context:
         redeemables=redeemables, order_input=order_input, customer_input=customer_input,
         customer=find_customer(customer_input) or (existing.customer if existing is not None else None),
         existing_order=existing, state=OrderState(lines=lines, amount=amount), items=infos,
-        has_order=bool(order_input) or existing is not None, has_items=bool(lines),
+        has_order=bool(order_input) or existing is not None, has_items=bool(lines), catalog=catalog,
         session=_clean(payload.get("session")) or None, tracking_id=payload.get("tracking_id"),
         metadata=_clean(payload.get("metadata")), api_key=api_key,
     )

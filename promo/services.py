@@ -183,8 +183,8 @@ def _save_order(evaluation: Evaluation, customer) -> Order | None:
         return None
     data = _order_payload(evaluation, customer)
     if ctx.existing_order is not None:
-        return customer_services.order_update(ctx.existing_order, data, reload=False)
-    order, _created = customer_services.order_create_or_update(data, reload=False)
+        return customer_services.order_update(ctx.existing_order, data, reload=False, catalog=ctx.catalog)
+    order, _created = customer_services.order_create_or_update(data, reload=False, catalog=ctx.catalog)
     return order
 
 

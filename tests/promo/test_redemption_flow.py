@@ -166,3 +166,18 @@ def test_customer_summary_counts_redemptions(api):
     assert body["summary"]["redemptions"] | {"gift": None, "loyalty_card": None} == {
         "total_redeemed": 2, "total_succeeded": 1, "total_failed": 1, "total_rolled_back": 1,
         "total_rollback_succeeded": 1, "total_rollback_failed": 0, "gift": None, "loyalty_card": None}
+
+
+def test_free_item_added_by_a_unit_discount_is_stored_with_its_product(api):
+    from catalog.models import Product
+    from customers.models import Order
+
+    gift = Product.objects.create(source_id="gift-mug", name="Mug", price=900)
+    VoucherFactory(code="FREEMUG", discount={"type": "UNIT", "unit_off": 1, "unit_type": gift.public_id,
+                                             "effect": "ADD_MISSING_ITEMS"})
+    body = api.post("/v1/redemptions", stacked("FREEMUG")).json()
+    assert body["order"]["amount"] == 3600 and body["order"]["total_amount"] == 2700
+    order = Order.objects.get(public_id=body["order"]["id"])
+    added = order.items.get(product=gift)
+    assert (added.quantity, added.amount, added.discount_amount) == (1, 900, 900)
+    assert order.items.filter(product__isnull=True).count() == 2  # the cart's lines are not in the catalog
