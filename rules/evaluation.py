@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Q
-
 from promo.registry import RedeemableError
 from rules import counters, logic
 from rules.conditions import CONDITIONS, LimitCondition
@@ -62,11 +60,15 @@ def assigned_rules(targets: list[tuple[str, str]], ctx=None) -> list[tuple[str, 
         if key not in cache:
             cache[key] = assigned_rules(targets)
         return cache[key]
-    query = Q()
-    for object_type, object_id in targets:
-        query |= Q(related_object_type=object_type, related_object_id=object_id)
-    rows = ValidationRuleAssignment.objects.filter(query).select_related("rule").order_by("id")
-    return [(f"{row.related_object_type}:{row.related_object_id}", row.rule) for row in rows]
+    # Raw SQL: this runs for every redeemable of every validation, and the ORM spends far longer
+    # compiling the OR of (type, id) pairs than PostgreSQL spends answering it.
+    pairs = " OR ".join(["(a.related_object_type = %s AND a.related_object_id = %s)"] * len(targets))
+    params = [value for pair in targets for value in pair]
+    rule_table, assignment_table = ValidationRule._meta.db_table, ValidationRuleAssignment._meta.db_table
+    rules = ValidationRule.objects.raw(
+        "SELECT r.*, a.related_object_type AS assigned_type, a.related_object_id AS assigned_id "
+        f"FROM {assignment_table} a JOIN {rule_table} r ON r.id = a.rule_id WHERE {pairs} ORDER BY a.id", params)
+    return [(f"{rule.assigned_type}:{rule.assigned_id}", rule) for rule in rules]
 
 
 def _evaluate_numbered(number: str, definition: dict, ctx, scope: str, uses: list[LimitUse]) -> ConditionResult:
