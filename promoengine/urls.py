@@ -10,6 +10,7 @@ v1 = [
     path("", include("customers.api.urls")),
     path("", include("catalog.api.urls")),
     path("", include("promo.api.urls")),
+    path("", include("rules.api.urls")),
 ]
 
 urlpatterns = [
