@@ -5,8 +5,7 @@ from rest_framework import serializers
 from core.api.fields import LooseDictField, StrictCharField, StrictIntegerField, optional
 
 
-def _opt(field_class, **kwargs):
-    return optional(field_class, **kwargs)
+_opt = optional  # optional and nullable: the SDK's from_dict sends explicit nulls
 
 
 class GiftSerializer(serializers.Serializer):
