@@ -4,7 +4,6 @@ from rest_framework import serializers
 
 from core.api.fields import LooseDictField, StrictCharField, StrictIntegerField, optional
 
-
 _opt = optional  # optional and nullable: the SDK's from_dict sends explicit nulls
 
 
