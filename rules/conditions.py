@@ -7,7 +7,7 @@ database counter so that their limit holds under concurrent redemptions.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
@@ -234,3 +234,155 @@ for _period in ("", "daily", "weekly", "monthly"):
 
 _limit("campaign.orders.amount_discounted", increment=lambda self, ctx, amount: amount)
 _limit("campaign.orders.amount", increment=lambda self, ctx, amount: ctx.state.amount)
+
+
+# ---------------------------------------------------------------- order items (products, SKUs, collections)
+
+def _ref(entry) -> str | None:
+    return entry.get("id") or entry.get("source_id") if isinstance(entry, dict) else entry
+
+
+class _ItemsCondition(OrderCondition):
+    """`{"$is": [{"object": "product"|"sku"|"products_collection", "id": ...}, ...]}` over the order's items.
+
+    The value is the list of named references when the condition holds (any / every / none of the items
+    match one of them) and [] when it does not, so `$is` / `$in` test it and `$is_not` / `$not_in` negate it.
+    """
+
+    def value(self, ctx, rule, scope):
+        expected = [e for values in (rule.get("conditions") or {}).values() for e in
+                    (values if isinstance(values, list) else [values])]
+        refs = [r for r in map(_ref, expected) if r]
+        matches = _item_matches(ctx, refs)
+        return expected if self.holds(matches) else []
+
+    def holds(self, matches: list[bool]) -> bool:
+        raise NotImplementedError  # each registered subclass says how the items combine
+
+
+def _item_matches(ctx, refs: list[str]) -> list[bool]:
+    """For each order line: does it match one of the references (product, SKU or collection)?"""
+    from catalog.models import ProductCollection
+    from catalog.selectors import collections_contain_many
+
+    wanted = set(refs)
+    collections = list(ProductCollection.objects.filter(public_id__in=[r for r in refs if r.startswith("pc_")]))
+    pairs = [(info.product.pk if info.product else None, info.sku.pk if info.sku else None) for info in ctx.items]
+    inside = collections_contain_many(collections, pairs) if collections else {}
+    matches = []
+    for index, info in enumerate(ctx.items):
+        names = {info.source_id}
+        if info.product is not None:
+            names |= {info.product.public_id, info.product.source_id}
+        if info.sku is not None:
+            names |= {info.sku.public_id, info.sku.source_id}
+        in_collection = any(found[index] for found in inside.values())
+        matches.append(bool(names & wanted) or in_collection)
+    return matches
+
+
+@register
+class OrderItemsAny(_ItemsCondition):
+    name = "order.items.any"
+
+    def holds(self, matches):
+        return any(matches)
+
+
+@register
+class OrderItemsEvery(_ItemsCondition):
+    name = "order.items.every"
+
+    def holds(self, matches):
+        return bool(matches) and all(matches)
+
+
+@register
+class OrderItemsNone(_ItemsCondition):
+    name = "order.items.none"
+
+    def holds(self, matches):
+        return not any(matches)
+
+
+# ---------------------------------------------------------------- purchase history and custom events
+
+def _period_number(rule: dict, default: int) -> int:
+    try:
+        return max(1, int(str(rule.get("property") or default).split(":")[-1]))
+    except ValueError:
+        return default
+
+
+def _counted_orders(ctx, since):
+    from django.db.models.functions import Coalesce
+
+    from customers.models import Order
+
+    return (Order.objects.filter(counted_customer=ctx.customer)
+            .annotate(placed=Coalesce("ordered_at", "created_at")).filter(placed__gte=since))
+
+
+@register
+class CustomerOrdersAmountInPeriod(CustomerCondition):
+    """Amount spent (PAID and FULFILLED orders) in the last N days; `property` is N (default 365)."""
+
+    name = "customer.orders.amount_in_period"
+
+    def value(self, ctx, rule, scope):
+        from django.db.models import Sum
+
+        if ctx.customer is None:
+            return 0
+        since = ctx.now - timedelta(days=_period_number(rule, 365))
+        return _counted_orders(ctx, since).aggregate(total=Sum("counted_amount"))["total"] or 0
+
+
+@register
+class CustomerOrdersCountInPeriod(CustomerCondition):
+    """Number of PAID and FULFILLED orders in the last N days; `property` is N (default 365)."""
+
+    name = "customer.orders.count_in_period"
+
+    def value(self, ctx, rule, scope):
+        if ctx.customer is None:
+            return 0
+        return _counted_orders(ctx, ctx.now - timedelta(days=_period_number(rule, 365))).count()
+
+
+@register
+class CustomerMonthsWithOrders(CustomerCondition):
+    """In how many of the last N calendar months (this one included) the customer ordered; `property` is N
+    (default 12). "At least one purchase every month for a year": `$more_than_or_equal: [12]`."""
+
+    name = "customer.orders.months_with_orders"
+
+    def value(self, ctx, rule, scope):
+        from django.db.models.functions import TruncMonth
+
+        if ctx.customer is None:
+            return 0
+        months = _period_number(rule, 12)
+        local = timezone.localtime(ctx.now)
+        first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        for _ in range(months - 1):
+            first = (first - timedelta(days=1)).replace(day=1)
+        return (_counted_orders(ctx, first).annotate(month=TruncMonth("placed")).values("month").distinct().count())
+
+
+@register
+class CustomEventCount(CustomerCondition):
+    """How many times the customer sent the custom event named in `property` ("name", or "name:days" for
+    the last days only)."""
+
+    name = "custom_event.count"
+    needs_property = True
+
+    def value(self, ctx, rule, scope):
+        from customers.selectors import custom_event_count
+
+        if ctx.customer is None:
+            return 0
+        event, _, days = str(rule.get("property") or "").partition(":")
+        since = ctx.now - timedelta(days=int(days)) if days.isdigit() else None
+        return custom_event_count(ctx.customer, event, since=since)
