@@ -16,7 +16,7 @@ from django.http import StreamingHttpResponse
 from core.errors import ApiError
 from promo import campaigns as services
 from promo import codes, locks, tasks
-from promo.models import Campaign, Category, Redemption, RedemptionRollback, SessionLock, Voucher
+from promo.models import Campaign, CampaignEvent, Category, Redemption, RedemptionRollback, SessionLock, Voucher
 
 # Importing promo.tasks registers the async action handlers; admin autodiscovery imports this module in
 # every process (Celery workers included).
@@ -238,3 +238,19 @@ class SessionLockAdmin(ReadOnlyAdmin):
         released = sum(1 for lock in queryset.select_related("voucher") if locks.release(lock.session_key,
                                                                                          lock.voucher))
         messages.success(request, f"Released {released} lock(s).")
+
+
+@admin.register(CampaignEvent)
+class CampaignEventAdmin(admin.ModelAdmin):
+    """What happened to campaigns by themselves (e.g. disabled when their budget ran out). Read-only."""
+
+    list_display = ["created_at", "type", "campaign", "data"]
+    list_filter = ["type"]
+    search_fields = ["campaign__name", "campaign__public_id"]
+    readonly_fields = ["campaign", "type", "data", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -77,6 +77,23 @@ class Campaign(TimeStampedModel):
         return self.name
 
 
+class CampaignEvent(models.Model):
+    """Something that happened to a campaign by itself (not a staff edit, which the audit log keeps):
+    e.g. `campaign.budget_exhausted`, after which the engine disabled it. The back office lists them;
+    webhooks will deliver them."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=80, db_index=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.type} ({self.campaign_id})"
+
+
 class Voucher(TimeStampedModel):
     class Type(models.TextChoices):
         DISCOUNT_VOUCHER = "DISCOUNT_VOUCHER"

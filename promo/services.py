@@ -307,3 +307,26 @@ def _rollback_parent(parent: Redemption, reason: str, tracking_id: str, metadata
         customer_services.customer_activity_create(parent.customer, "customer.redemption.rollback.succeeded", {
             "redemption_id": parent.public_id, "rollback_id": parent_rollback.public_id, "reason": reason})
     return presenters.rollback_response(parent, parent_rollback, children, child_rollbacks)
+
+
+# ---------------------------------------------------------------- budgets
+
+def budget_exhausted(scope: str, condition: str, limit: int) -> None:
+    """A campaign (or voucher) budget was used up by the redemption in progress: disable it in the same
+    transaction and record why. A later rollback gives the budget back but does not re-enable it: a
+    person decides that."""
+    from promo.models import Campaign, CampaignEvent
+
+    kind, _, public_id = scope.partition(":")
+    if kind == "campaign":
+        campaign = Campaign.objects.filter(public_id=public_id).first()
+        if campaign is not None and Campaign.objects.filter(pk=campaign.pk, active=True).update(active=False):
+            CampaignEvent.objects.create(campaign=campaign, type="campaign.budget_exhausted",
+                                         data={"condition": condition, "limit": limit, "disabled": True})
+    elif kind == "voucher":
+        voucher = Voucher.objects.filter(public_id=public_id).first()
+        if voucher is not None and Voucher.objects.filter(pk=voucher.pk, active=True).update(active=False) \
+                and voucher.campaign_id:
+            CampaignEvent.objects.create(campaign_id=voucher.campaign_id, type="voucher.budget_exhausted",
+                                         data={"code": voucher.code, "condition": condition, "limit": limit,
+                                               "disabled": True})

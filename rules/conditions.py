@@ -181,6 +181,12 @@ class LimitCondition(Condition):
     needs_customer = False
     period = ""  # "", "daily", "weekly", "monthly"
 
+    @property
+    def is_budget(self) -> bool:
+        """A lifetime total of the object the rule is assigned to (not per customer, not per period):
+        when it runs out, that object can never be redeemed again."""
+        return not self.needs_customer and not self.period
+
     def counter_key(self, ctx, scope) -> str | None:
         """The counter this condition reads and takes; None when it does not apply (no customer)."""
         parts = [scope]

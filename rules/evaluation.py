@@ -144,15 +144,29 @@ def check_rules(targets: list[tuple[str, str]], ctx, *, amount: int = 0, subject
     return all_uses
 
 
+# Called as handler(scope, condition_name, limit) when a budget is used up by a redemption, inside its
+# transaction: promo disables the campaign or voucher of `scope` ("campaign:camp_..") and records why.
+_EXHAUSTED_HANDLERS: list = []
+
+
+def on_budget_exhausted(handler) -> None:
+    if handler not in _EXHAUSTED_HANDLERS:
+        _EXHAUSTED_HANDLERS.append(handler)
+
+
 def take_limits(uses: list[LimitUse], ctx) -> dict:
     """Inside the redemption transaction; a limit reached by a concurrent redemption raises."""
     taken = []
     for use in uses:
-        key = CONDITIONS[use.condition].counter_key(ctx, use.scope)
+        condition = CONDITIONS[use.condition]
+        key = condition.counter_key(ctx, use.scope)
         if key is None or not counters.take(key, use.amount, use.limit):
             raise RedeemableError("redemption_rules_violated", "Redemption does not match the validation rules",
                                   f"Limit reached: {use.condition} allows {use.limit}")
         taken.append([key, use.amount])
+        if condition.is_budget and counters.used(key) >= use.limit:
+            for handler in _EXHAUSTED_HANDLERS:
+                handler(use.scope, use.condition, use.limit)
     return {"limits": taken} if taken else {}
 
 
