@@ -56,6 +56,7 @@ class Context:
     tracking_id: str | None
     metadata: dict
     api_key: object | None = None
+    channel: str | None = None
     now: datetime = field(default_factory=timezone.now)
     # Filled by handlers for their own use across validate -> redeem.
     scratch: dict = field(default_factory=dict)
@@ -160,7 +161,7 @@ def build_context(payload: dict, *, api_key=None) -> Context:
         existing_order=existing, state=OrderState(lines=lines, amount=amount), items=infos,
         has_order=bool(order_input) or existing is not None, has_items=bool(lines), catalog=catalog,
         session=_clean(payload.get("session")) or None, tracking_id=payload.get("tracking_id"),
-        metadata=_clean(payload.get("metadata")), api_key=api_key,
+        metadata=_clean(payload.get("metadata")), api_key=api_key, channel=payload.get("channel"),
     )
 
 

@@ -392,3 +392,72 @@ class CustomEventCount(CustomerCondition):
         event, _, days = str(rule.get("property") or "").partition(":")
         since = ctx.now - timedelta(days=int(days)) if days.isdigit() else None
         return custom_event_count(ctx.customer, event, since=since)
+
+
+# ---------------------------------------------------------------- context: where and when
+
+@register
+class RedemptionMetadata(Condition):
+    name = "redemption.metadata"
+    needs_property = True
+
+    def value(self, ctx, rule, scope):
+        return (ctx.metadata or {}).get(rule.get("property"))
+
+
+def _context_value(ctx, key: str):
+    """A context fact sent with the request: top-level (channel), else request metadata, else order metadata."""
+    if key == "channel" and ctx.channel:
+        return ctx.channel
+    return (ctx.metadata or {}).get(key) or (ctx.order_input.get("metadata") or {}).get(key)
+
+
+@register
+class ContextChannel(Condition):
+    """The sales channel: the request's `channel`, or `metadata.channel` (e.g. web, app, pos)."""
+
+    name = "context.channel"
+
+    def value(self, ctx, rule, scope):
+        return _context_value(ctx, "channel")
+
+
+@register
+class ContextDevice(Condition):
+    """`metadata.device` of the request or order (e.g. ios, android, desktop)."""
+
+    name = "context.device"
+
+    def value(self, ctx, rule, scope):
+        return _context_value(ctx, "device")
+
+
+@register
+class ContextStore(Condition):
+    """`metadata.store` of the request or order: the shop or till the redemption happens in."""
+
+    name = "context.store"
+
+    def value(self, ctx, rule, scope):
+        return _context_value(ctx, "store")
+
+
+@register
+class ContextDayOfWeek(Condition):
+    """Today in the project's time zone, 0 = Sunday ... 6 = Saturday (e.g. `$in: [0, 6]` for weekends)."""
+
+    name = "context.day_of_week"
+
+    def value(self, ctx, rule, scope):
+        return timezone.localtime(ctx.now).isoweekday() % 7
+
+
+@register
+class ContextTime(Condition):
+    """The time of day in the project's time zone as "HH:MM", for windows such as
+    `{"$more_than_or_equal": ["17:00"], "$less_than": ["19:00"]}` (compared as text, which orders correctly)."""
+
+    name = "context.time"
+
+    def value(self, ctx, rule, scope):
+        return timezone.localtime(ctx.now).strftime("%H:%M")

@@ -16,10 +16,14 @@ def _num(value):
         return None
 
 
-def _cmp(op: Callable[[Decimal, Decimal], bool]):
+def _cmp(op: Callable[[object, object], bool]):
     def check(actual, expected: list) -> bool:
-        left, right = _num(actual), _num(expected[0] if expected else None)
-        return left is not None and right is not None and op(left, right)
+        target = expected[0] if expected else None
+        left, right = _num(actual), _num(target)
+        if left is not None and right is not None:
+            return op(left, right)
+        # Non-numbers of the same kind ("17:30", ISO dates) compare as text, which orders them correctly.
+        return isinstance(actual, str) and isinstance(target, str) and op(actual, target)
 
     return check
 
