@@ -124,6 +124,7 @@ class DiscountVoucherHandler(VoucherHandlerBase):
             effect = discounts.calculate(ctx.state, discount, targets, grants)
         except discounts.DiscountError as exc:
             raise RedeemableError("invalid_voucher", "Invalid discount", str(exc))
+        ctx.scratch["redeemable"] = voucher  # conditions about the code itself (its holder) read it
         limits = evaluation.check_rules(self.rule_targets(voucher), ctx, amount=effect.total, resource_id=voucher.code)
         return Applied(effect=effect, result={"discount": discount_result(discount)}, applicable_to=applicable_json,
                        inapplicable_to=inapplicable_json, amount=effect.total, limits=limits)

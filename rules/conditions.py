@@ -461,3 +461,19 @@ class ContextTime(Condition):
 
     def value(self, ctx, rule, scope):
         return timezone.localtime(ctx.now).strftime("%H:%M")
+
+
+@register
+class RedeemableByLinkedCustomer(CustomerCondition):
+    """Voucherify's `publication.redeemable_by_linked_customer`: true when the code has no holder or the
+    redeeming customer is its holder. Assign `{"$is": [true]}` to make unique codes personal."""
+
+    name = "publication.redeemable_by_linked_customer"
+
+    def value(self, ctx, rule, scope):
+        holder_id = getattr(ctx.scratch.get("redeemable"), "holder_id", None)
+        if holder_id is None:
+            return True
+        if ctx.customer is not None:
+            return ctx.customer.pk == holder_id
+        return False

@@ -49,3 +49,18 @@ def test_app_only_coupon_through_the_engine(api):
     body = {"redeemables": [{"object": "voucher", "id": "APPONLY"}], "order": {"amount": 5000}}
     assert api.post("/v1/validations", {**body, "channel": "app"}).json()["valid"] is True
     assert api.post("/v1/validations", {**body, "metadata": {"channel": "web"}}).json()["valid"] is False
+
+
+def test_personal_code_is_redeemable_only_by_its_holder(api):
+    from customers.services import customer_create_or_update
+
+    holder = customer_create_or_update({"source_id": "holder"})[0]
+    customer_create_or_update({"source_id": "someone-else"})
+    voucher = VoucherFactory(code="PERSONAL", holder=holder)
+    assign(RuleFactory(rules={"1": {"name": "publication.redeemable_by_linked_customer",
+                                    "conditions": {"$is": [True]}}}), voucher.campaign)
+    body = {"redeemables": [{"object": "voucher", "id": "PERSONAL"}], "order": {"amount": 5000}}
+    assert api.post("/v1/validations", {**body, "customer": {"source_id": "holder"}}).json()["valid"] is True
+    refused = api.post("/v1/validations", {**body, "customer": {"source_id": "someone-else"}}).json()
+    assert refused["redeemables"][0]["result"]["error"]["key"] == "customer_rules_violated"
+    assert api.post("/v1/validations", body).json()["valid"] is False  # anonymous
