@@ -412,34 +412,18 @@ def _context_value(ctx, key: str):
     return (ctx.metadata or {}).get(key) or (ctx.order_input.get("metadata") or {}).get(key)
 
 
-@register
-class ContextChannel(Condition):
-    """The sales channel: the request's `channel`, or `metadata.channel` (e.g. web, app, pos)."""
+class ContextFact(Condition):
+    """A context fact of the request (see _context_value): channel (web, app, pos ...), device (ios,
+    android, desktop ...) or store (the shop or till the redemption happens in)."""
 
-    name = "context.channel"
-
-    def value(self, ctx, rule, scope):
-        return _context_value(ctx, "channel")
-
-
-@register
-class ContextDevice(Condition):
-    """`metadata.device` of the request or order (e.g. ios, android, desktop)."""
-
-    name = "context.device"
+    fact = ""
 
     def value(self, ctx, rule, scope):
-        return _context_value(ctx, "device")
+        return _context_value(ctx, self.fact)
 
 
-@register
-class ContextStore(Condition):
-    """`metadata.store` of the request or order: the shop or till the redemption happens in."""
-
-    name = "context.store"
-
-    def value(self, ctx, rule, scope):
-        return _context_value(ctx, "store")
+for _fact in ("channel", "device", "store"):
+    register(type(f"Context{_fact.title()}", (ContextFact,), {"name": f"context.{_fact}", "fact": _fact}))
 
 
 @register
