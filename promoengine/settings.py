@@ -59,7 +59,10 @@ INSTALLED_APPS = [
     "catalog",
     "customers",
     "rules",
+    "segments",
     "promo",
+    "giftcards",
+    "backoffice",
 ]
 
 MIDDLEWARE = [

@@ -11,6 +11,9 @@ v1 = [
     path("", include("catalog.api.urls")),
     path("", include("promo.api.urls")),
     path("", include("rules.api.urls")),
+    path("", include("segments.api.urls")),
+    path("", include("giftcards.api.urls")),
+    path("", include("backoffice.api.urls")),
 ]
 
 urlpatterns = [
