@@ -33,6 +33,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from catalog.models import Product, ProductCollection, ProductCollectionItem, Sku
 from core.errors import InvalidPayload, NotFound
+from core.rawsql import RowLoader, placeholders
 
 # SKUs shown inside a product object (`skus.data`); `skus.total` always counts all of them.
 EMBEDDED_SKUS_LIMIT = 100
@@ -624,6 +625,17 @@ def filter_matches_all(spec: dict) -> bool:
 
 
 
+# Precompiled reads: a cart is resolved on every validation, where ORM query building dominates.
+_PRODUCT_ROWS = RowLoader(Product)
+_SKU_ROWS = RowLoader(Sku, ["product"])
+
+
+def _by_refs(loader: RowLoader, refs: set[str]) -> list:
+    refs = sorted(refs)
+    marks = placeholders(refs)
+    return loader.fetch(f"t0.public_id IN ({marks}) OR t0.source_id IN ({marks})", refs + refs)
+
+
 class CatalogLookup:
     """The products and SKUs a batch of references names (public ids or source ids), in two queries,
     so that a whole cart or order is resolved at once instead of one lookup per line."""
@@ -635,13 +647,12 @@ class CatalogLookup:
         # What was looked up: a miss among these is final, any other reference still needs a lookup.
         self.product_refs, self.sku_refs = product_refs, sku_refs
         if product_refs:
-            for product in Product.objects.filter(Q(public_id__in=product_refs) | Q(source_id__in=product_refs)):
+            for product in _by_refs(_PRODUCT_ROWS, product_refs):
                 self.products[product.public_id] = product
                 if product.source_id:
                     self.products.setdefault(product.source_id, product)
         if sku_refs:
-            for sku in Sku.objects.select_related("product").filter(Q(public_id__in=sku_refs) |
-                                                                     Q(source_id__in=sku_refs)):
+            for sku in _by_refs(_SKU_ROWS, sku_refs):
                 self.skus[sku.public_id] = sku
                 if sku.source_id:
                     self.skus.setdefault(sku.source_id, sku)

@@ -3,6 +3,7 @@
 from rest_framework import authentication, exceptions, permissions
 
 from core import services
+from core.context import action_var, actor_var
 from core.models import ApiKey
 
 
@@ -33,6 +34,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         key = services.api_key_authenticate(app_id, app_token)
         if key is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+        actor_var.set(key)  # restored by core.middleware.ActorMiddleware when the request ends
         return ApiClient(key), key
 
     def authenticate_header(self, request):
@@ -50,6 +52,7 @@ class CsrfSessionAuthentication(authentication.SessionAuthentication):
 
 
 SAFE_METHODS = permissions.SAFE_METHODS
+METHOD_ACTIONS = {"GET": "view", "HEAD": "view", "OPTIONS": "view", "DELETE": "delete"}
 
 
 class IsApiClientOrStaff(permissions.BasePermission):
@@ -59,6 +62,8 @@ class IsApiClientOrStaff(permissions.BasePermission):
         user = request.user
         if not (user and user.is_authenticated):
             return False
+        # Objects looked up by this request are restricted to what the actor may do to them (core.permissions).
+        action_var.set(METHOD_ACTIONS.get(request.method, "change"))
         if isinstance(user, ApiClient):
             return scope_allows(user.api_key.scope, request.method, view)
         return bool(user.is_staff)

@@ -3,7 +3,7 @@ import uuid
 
 from django.conf import settings
 
-from core.context import request_id_var
+from core.context import SessionActor, action_var, actor_var, request_id_var
 from core.errors import PayloadTooLarge, error_response, response_for_unhandled
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
@@ -40,6 +40,26 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
         response["X-Request-ID"] = request_id
         return response
+
+
+class ActorMiddleware:
+    """Makes the session user the acting principal of the request (services and the restriction point
+    read it from core.context); the API's key authentication replaces it with the key. The previous
+    values are restored at the end so nothing leaks to the next request on this thread."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        actor_token = actor_var.set(SessionActor(request))
+        # "view" until the API's permission class (core.auth) sets the action from the method; the admin and
+        # back-office pages check changes themselves (core.admin_mixins).
+        action_token = action_var.set("view")
+        try:
+            return self.get_response(request)
+        finally:
+            action_var.reset(action_token)
+            actor_var.reset(actor_token)
 
 
 class ApiErrorMiddleware:

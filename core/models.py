@@ -18,6 +18,10 @@ class ApiKey(models.Model):
     token_hash = models.CharField(max_length=128, editable=False)
     token_hint = models.CharField(max_length=8, editable=False, help_text="First characters of the token.")
     scope = models.CharField(max_length=20, choices=Scope.choices, default=Scope.MANAGEMENT)
+    # Campaign categories the key may see; none means every category. Campaigns, vouchers and
+    # redemptions outside them answer 404 as if they did not exist (core.permissions).
+    categories = models.ManyToManyField("promo.Category", blank=True, related_name="+",
+                                        help_text="Leave empty for all categories.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -135,3 +139,43 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.state})"
+
+
+class AuditEntry(models.Model):
+    """One change made by staff or an API key: who, when, what (before and after) and the request id.
+
+    Written by core.audit.record() from services and the admin; never edited. Money movements stay
+    in their own ledgers (redemptions, gift card and points transactions) and are not repeated here."""
+
+    class Action(models.TextChoices):
+        CREATE = "create"
+        UPDATE = "update"
+        DELETE = "delete"
+        BULK = "bulk"  # one row for an action on many objects (code generation, CSV import)
+        APPROVE = "approve"
+        REJECT = "reject"
+        SUBMIT = "submit"  # sent for approval
+        GRANT = "grant"  # permissions given or taken
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    action = models.CharField(max_length=20, choices=Action.choices, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.CharField(max_length=200, blank=True, help_text="Who, as it was at the time.")
+    object_type = models.CharField(max_length=100, db_index=True, help_text="app_label.model")
+    object_id = models.CharField(max_length=64, help_text="Primary key.")
+    object_ref = models.CharField(max_length=255, blank=True, help_text="Public id or code.")
+    object_repr = models.CharField(max_length=255, blank=True)
+    changes = models.JSONField(default=dict, blank=True, help_text="{field: [before, after]}")
+    extra = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "audit log entry"
+        verbose_name_plural = "audit log"
+        indexes = [models.Index(fields=["object_type", "object_id", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_type} {self.object_ref or self.object_id} by {self.actor or 'system'}"

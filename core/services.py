@@ -14,7 +14,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from core.context import current_request_id
+from core import audit
+from core.context import acting, current_request_id
 from core.models import ApiKey, AsyncAction
 
 logger = logging.getLogger(__name__)
@@ -39,12 +40,18 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def api_key_create(*, name: str, scope: str = ApiKey.Scope.MANAGEMENT, created_by=None) -> IssuedApiKey:
+def api_key_create(*, name: str, scope: str = ApiKey.Scope.MANAGEMENT, created_by=None,
+                   categories=None) -> IssuedApiKey:
+    """A new key; `categories` (campaign categories) limits what it sees, none means all."""
     token = secrets.token_urlsafe(32)
-    key = ApiKey.objects.create(
-        name=name, app_id=str(uuid.uuid4()), token_hash=hash_token(token), token_hint=token[:6],
-        scope=scope, created_by=created_by,
-    )
+    with transaction.atomic():
+        key = ApiKey.objects.create(
+            name=name, app_id=str(uuid.uuid4()), token_hash=hash_token(token), token_hint=token[:6],
+            scope=scope, created_by=created_by,
+        )
+        if categories:
+            key.categories.set(categories)
+        audit.record_create(key, extra={"categories": [c.pk for c in categories or []]})
     return IssuedApiKey(api_key=key, app_token=token)
 
 
@@ -64,6 +71,9 @@ def api_key_authenticate(app_id: str, app_token: str) -> ApiKey | None:
         key = ApiKey.objects.filter(app_id=app_id, revoked_at__isnull=True).first()
         if key is None:
             return None
+        from core.permissions import key_category_ids
+
+        key_category_ids(key)  # cached with the key: scoping requests costs no query
         cache.set(cache_key, key, API_KEY_CACHE_SECONDS)
     if not hmac.compare_digest(key.token_hash, hash_token(app_token)):
         return None
@@ -76,20 +86,43 @@ def api_key_authenticate(app_id: str, app_token: str) -> ApiKey | None:
     return key
 
 
-def api_key_update(key: ApiKey, *, name: str, scope: str) -> ApiKey:
-    ApiKey.objects.filter(pk=key.pk).update(name=name, scope=scope)
-    cache.delete(_api_key_cache_key(key.app_id))
+def _key_state(key: ApiKey) -> dict:
+    return {"name": key.name, "scope": key.scope, "revoked_at": audit.snapshot(key, ["revoked_at"])["revoked_at"],
+            "categories": sorted(key.categories.values_list("pk", flat=True))}
+
+
+def api_key_update(key: ApiKey, *, name: str, scope: str, categories=None) -> ApiKey:
+    """Change a key's name and scope, and its categories when given (a list; empty means all)."""
+    stored = ApiKey.objects.get(pk=key.pk)
+    before = _key_state(stored)
+    with transaction.atomic():
+        ApiKey.objects.filter(pk=key.pk).update(name=name, scope=scope)
+        if categories is not None:
+            stored.categories.set(categories)
+        stored.refresh_from_db()
+        audit.record(audit.Action.UPDATE, stored, before=before, after=_key_state(stored))
+    api_key_forget(key)
     key.refresh_from_db()
+    key.__dict__.pop("_category_ids", None)
     return key
 
 
+def api_key_forget(key: ApiKey) -> None:
+    """Drop the cached copy of a key (after its scope or categories changed)."""
+    cache.delete(_api_key_cache_key(key.app_id))
+
+
 def api_key_delete(key: ApiKey) -> None:
-    key.delete()
+    with transaction.atomic():
+        audit.record_delete(key)
+        key.delete()
     cache.delete(_api_key_cache_key(key.app_id))
 
 
 def api_key_revoke(key: ApiKey) -> None:
-    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    with transaction.atomic():
+        if ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()):
+            audit.record(audit.Action.UPDATE, key, changes={"revoked_at": [None, "revoked"]})
     cache.delete(_api_key_cache_key(key.app_id))
     key.refresh_from_db(fields=["revoked_at"])
 
@@ -137,10 +170,13 @@ def async_action_run(action_id: int) -> None:
     ).update(status=AsyncAction.Status.IN_PROGRESS, started_at=timezone.now())
     if not claimed:
         return
-    action = AsyncAction.objects.get(pk=action_id)
+    action = AsyncAction.objects.select_related("api_key", "user").get(pk=action_id)
     handler = _ASYNC_HANDLERS[action.type]
+    # The work runs as the key or user that started it (scoping and the audit log), with its request id.
     try:
-        result = handler(action, _progress_reporter(action.pk))
+        with acting(action.api_key or action.user, action="change", request_id=action.request_id or None,
+                    async_action=action.public_id):
+            result = handler(action, _progress_reporter(action.pk))
     except Exception as exc:  # noqa: BLE001 - any failure is recorded on the action for the user
         logger.exception("Async action %s failed", action.public_id)
         AsyncAction.objects.filter(pk=action_id).update(

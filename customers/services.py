@@ -129,6 +129,31 @@ def customer_activity_create(customer: Customer, type: str, data: dict | None = 
                                            group_id=current_request_id() or "")
 
 
+def customer_activities_create(customer: Customer, entries: list[tuple[str, dict]]) -> None:
+    """Several timeline entries in one INSERT (an order created and paid, on the checkout's hot path)."""
+    group_id = current_request_id() or ""
+    CustomerActivity.objects.bulk_create([
+        CustomerActivity(customer=customer, type=type, data={"customer": customer_ref(customer), **data},
+                         group_id=group_id) for type, data in entries])
+
+
+# ================================================================ segments
+
+def refresh_segments(customer_pks, changed: str | None) -> None:
+    """Dynamic segments read customers, orders and events: keep their membership current, in the
+    transaction of the change. `changed` names what changed (None: anything); one or two queries."""
+    from segments.services import refresh_customer  # segments builds on customers
+
+    for pk in sorted(pk for pk in set(customer_pks) if pk is not None):
+        refresh_customer(pk, changed=changed)
+
+
+def _leave_segments(customer: Customer) -> None:
+    from segments.services import customer_leave_all
+
+    customer_leave_all(customer)
+
+
 # ================================================================ customers
 
 CUSTOMER_TEXT_FIELDS = {"name": 255, "description": MAX_DESCRIPTION, "email": 254, "phone": 50}
@@ -181,6 +206,7 @@ def _customer_insert(source_id: str | None, fields: dict) -> Customer:
     fields["metadata"] = validate_metadata("customer", fields.get("metadata") or {})
     customer = Customer.objects.create(source_id=source_id, **fields)
     customer_activity_create(customer, "customer.created")
+    refresh_segments([customer.pk], None)
     return customer
 
 
@@ -226,6 +252,7 @@ def _customer_apply(customer: Customer, fields: dict, *, merge_metadata: bool = 
             return []
         if _claim_update(customer, {name: wanted[name] for name in changed}):
             customer_activity_create(customer, "customer.updated", {"changed_fields": changed})
+            refresh_segments([customer.pk], "customer")
             return changed
         customer.refresh_from_db()
     raise Conflict("The customer is being updated concurrently; retry")
@@ -265,6 +292,7 @@ def customer_delete(customer: Customer) -> None:
             raise NotFound.for_object("customer", customer.public_id)
         customer.refresh_from_db()
         customer_activity_create(customer, "customer.deleted")
+        _leave_segments(customer)
 
 
 ERASED_FIELDS = {"name": "", "description": "", "email": "", "phone": "", "birthdate": None, "metadata": {},
@@ -288,6 +316,7 @@ def customer_erase(customer: Customer) -> dict:
             raise NotFound.for_object("customer", customer.public_id)
         events = CustomEvent.objects.filter(customer=customer).update(metadata={})
         activities = _scrub_activities(customer)
+        _leave_segments(customer)
     return {
         "id": new_public_id("del_"), "created_at": now, "related_object_id": customer.public_id,
         "related_object": "customer", "status": "DONE",
@@ -320,6 +349,7 @@ class CustomerReference:
     id: str | None = None
     source_id: str | None = None
     fields: dict = field(default_factory=dict)
+    instance: Customer | None = None  # already loaded by the caller: no lookup needed
 
 
 def clean_customer_reference(data, path: str) -> CustomerReference | None:
@@ -338,6 +368,8 @@ def clean_customer_reference(data, path: str) -> CustomerReference | None:
 def _customer_resolve(ref: CustomerReference, fallback: Customer | None = None) -> tuple[Customer, dict]:
     """Find or create the referenced customer. Returns it with the field changes still to apply:
     the caller applies them after its own row updates, so rows are always locked order-then-customer."""
+    if ref.instance is not None:
+        return ref.instance, ref.fields
     if ref.id:
         return selectors.customer_get(ref.id), ref.fields
     if ref.source_id:
@@ -530,23 +562,29 @@ def _check_discounts(amount: int, discount_amount: int, items_discount_amount: i
         raise InvalidPayload("The discounts (discount_amount + items' discount_amount) exceed the order amount")
 
 
-def order_create_or_update(data: dict, *, reload: bool = True,
-                           catalog: CatalogLookup | None = None) -> tuple[Order, bool]:
+def order_create_or_update(data: dict, *, reload: bool = True, catalog: CatalogLookup | None = None,
+                           customer: Customer | None = None, savepoint: bool = True) -> tuple[Order, bool]:
     """POST /v1/orders: create an order, or update the one with this source_id, so that a resent order
     is never duplicated (nor counted twice). Returns (order, created). With reload=False the written row is
     returned as it is (without its items and customer re-read), for callers that need only the order row.
-    `catalog` reuses products and SKUs the caller has already looked up."""
+    `catalog` reuses products and SKUs the caller has already looked up, `customer` the order's customer.
+    savepoint=False is for callers inside their own transaction that abort it on any error (a redemption)."""
     order_input = clean_order(data, catalog)
+    if customer is not None:
+        order_input.customer = CustomerReference(id=customer.public_id, instance=customer)
     source_id = order_input.fields.get("source_id")
-    with transaction.atomic():
+    with transaction.atomic(savepoint=savepoint):
         existing = Order.objects.filter(source_id=source_id).first() if source_id else None
         return _order_write(order_input, existing, reload=reload)
 
 
-def order_update(order: Order, data: dict, *, reload: bool = True, catalog: CatalogLookup | None = None) -> Order:
+def order_update(order: Order, data: dict, *, reload: bool = True, catalog: CatalogLookup | None = None,
+                 customer: Customer | None = None, savepoint: bool = True) -> Order:
     """PUT /v1/orders/{id}: merge the given fields; items, when given, replace the old ones."""
     order_input = clean_order(data, catalog)
-    with transaction.atomic():
+    if customer is not None:
+        order_input.customer = CustomerReference(id=customer.public_id, instance=customer)
+    with transaction.atomic(savepoint=savepoint):
         order, _created = _order_write(order_input, order, reload=reload)
     return order
 
@@ -555,6 +593,7 @@ def _order_write(order_input: OrderInput, existing: Order | None, *, reload: boo
     """Row order matters: new customers are inserted first (invisible to others until commit), then the
     order row is written, and only then are existing customers updated, so that every transaction takes
     its row locks order-then-customer and two of them cannot deadlock."""
+    previous_customer = existing.customer_id if existing is not None else None
     customer, customer_changes = _resolve_party(order_input.customer, existing.customer if existing else None)
     referrer, referrer_changes = _resolve_party(order_input.referrer, existing.referrer if existing else None)
     if order_input.referrer_id and referrer is None:
@@ -567,12 +606,15 @@ def _order_write(order_input: OrderInput, existing: Order | None, *, reload: boo
     for party, changes in ((customer, customer_changes), (referrer, referrer_changes)):
         if party is not None and changes:
             _customer_apply(party, changes)
-    order_sync_contribution(existing.pk)
+    # A row this transaction has just inserted is exactly as written: no need to read it back.
+    counted = order_sync_contribution(existing.pk, known=_fresh_row(existing) if created else None)
     if "ordered_at" in changed:  # a counted order's new date may change the customer's last/first order
         counted_customer = Order.objects.filter(pk=existing.pk).values_list("counted_customer_id", flat=True)[0]
         if counted_customer is not None:
             Customer.objects.filter(pk=counted_customer).update(**_recomputed_order_dates())
-    _order_activities(existing, created, changed, old_status)
+    if counted or "ordered_at" in changed:
+        refresh_segments({previous_customer, existing.customer_id}, "orders")
+    _order_activities(existing, created, changed, old_status, customer)
     return (selectors.order_get(existing.public_id) if reload else existing), created
 
 
@@ -588,10 +630,11 @@ def _order_insert(order_input: OrderInput, customer, referrer) -> tuple[Order, b
     fields.setdefault("ordered_at", timezone.now())
     order = Order(customer=customer, referrer=referrer, **fields)
     _check_discounts(**{name: getattr(order, name) for name in AMOUNT_FIELDS})
+    # Only a source_id can collide with a concurrent insert; without one, no savepoint is needed.
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=bool(fields.get("source_id"))):
             order.save()
-            _replace_items(order, order_input.items or [])
+            OrderItem.objects.bulk_create([OrderItem(order=order, **item) for item in order_input.items or []])
     except IntegrityError:
         source_id = fields.get("source_id")
         winner = Order.objects.filter(source_id=source_id).first() if source_id else None
@@ -644,18 +687,19 @@ def _order_activity_data(order: Order) -> dict:
                       "amount": order.amount, "total_amount": order.total_amount, "object": "order"}}
 
 
-def _order_activities(order: Order, created: bool, changed: list[str], old_status: str | None) -> None:
+def _order_activities(order: Order, created: bool, changed: list[str], old_status: str | None,
+                      customer: Customer | None) -> None:
     if order.customer_id is None or not (created or changed):
         return
-    customer = Customer.objects.get(pk=order.customer_id)
+    if customer is None or customer.pk != order.customer_id:
+        customer = Customer.objects.get(pk=order.customer_id)
     data = _order_activity_data(order)
-    if created:
-        customer_activity_create(customer, "customer.order.created", data)
-    else:
-        customer_activity_create(customer, "customer.order.updated", {**data, "changed_fields": sorted(changed)})
+    entries = [("customer.order.created", data) if created
+               else ("customer.order.updated", {**data, "changed_fields": sorted(changed)})]
     status_changed = created or old_status != order.status
     if status_changed and order.status in ORDER_ACTIVITY_BY_STATUS:
-        customer_activity_create(customer, ORDER_ACTIVITY_BY_STATUS[order.status], data)
+        entries.append((ORDER_ACTIVITY_BY_STATUS[order.status], data))
+    customer_activities_create(customer, entries)
 
 
 # ---------------------------------------------------------------- customer order aggregates
@@ -669,7 +713,14 @@ def _target_contribution(row: dict) -> tuple[int | None, int | None]:
     return row["customer_id"], max(paid, 0)
 
 
-def order_sync_contribution(order_pk: int) -> bool:
+def _fresh_row(order: Order) -> dict:
+    return {"status": order.status, "amount": order.amount, "discount_amount": order.discount_amount,
+            "items_discount_amount": order.items_discount_amount, "customer_id": order.customer_id,
+            "counted_amount": order.counted_amount, "counted_customer_id": order.counted_customer_id,
+            "ordered_at": order.ordered_at, "created_at": order.created_at}
+
+
+def order_sync_contribution(order_pk: int, known: dict | None = None) -> bool:
     """Make the customer aggregates reflect this order exactly once; True if this call changed them.
 
     The order records what it added (counted_customer, counted_amount). The move from what it records to
@@ -679,9 +730,9 @@ def order_sync_contribution(order_pk: int) -> bool:
     Other apps call this after changing an order's amounts or discounts (e.g. a redemption).
     """
     for _attempt in range(10):
-        row = Order.objects.filter(pk=order_pk).values(
+        row, known = known or Order.objects.filter(pk=order_pk).values(
             "status", "amount", "discount_amount", "items_discount_amount", "customer_id", "counted_amount",
-            "counted_customer_id", "ordered_at", "created_at").first()
+            "counted_customer_id", "ordered_at", "created_at").first(), None
         if row is None:
             return False
         new_customer, new_amount = _target_contribution(row)
@@ -761,6 +812,7 @@ def custom_event_track(data: dict) -> CustomEvent:
         if changes:
             _customer_apply(customer, changes)
         event = CustomEvent.objects.create(name=name, customer=customer, metadata=metadata)
+        refresh_segments([customer.pk], "events")
         customer_activity_create(customer, "customer.custom_event", {
             "event": {"id": event.public_id, "type": name, "metadata": metadata, "object": "event"}})
     return event

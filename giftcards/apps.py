@@ -4,3 +4,16 @@ from django.apps import AppConfig
 class GiftcardsConfig(AppConfig):
     name = "giftcards"
     verbose_name = "Gift cards"
+
+    def ready(self):
+        from customers.selectors import register_redemption_summary
+        from giftcards import handlers, selectors, services, tasks  # noqa: F401  (tasks: async action, beat jobs)
+        from promo import campaigns, registry
+        from promo.models import Campaign, Voucher
+
+        registry.register_handler(handlers.GiftCardHandler())
+        campaigns.register_voucher_kind(Voucher.Type.GIFT_VOUCHER, campaigns.VoucherKind(
+            campaign_type=Campaign.CampaignType.GIFT_VOUCHERS, clean=services.clean_voucher_fields,
+            created=services.on_voucher_created, generated=services.on_vouchers_generated,
+            code_space_per_code=services.GIFT_CODE_SPACE_PER_CODE))
+        register_redemption_summary(selectors.customer_gift_summary)

@@ -13,9 +13,18 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import StreamingHttpResponse
 
+from core import audit
+from core.admin_mixins import (
+    AuditedAdminMixin,
+    AuditHistoryMixin,
+    ObjectPermissionsAdminMixin,
+    ReadOnlyAdminMixin,
+    RestrictedAdminMixin,
+)
 from core.errors import ApiError
+from core.permissions import has_perm, restrict
+from promo import approvals, codes, locks, tasks
 from promo import campaigns as services
-from promo import codes, locks, tasks
 from promo.models import Campaign, CampaignEvent, Category, Redemption, RedemptionRollback, SessionLock, Voucher
 
 # Importing promo.tasks registers the async action handlers; admin autodiscovery imports this module in
@@ -28,7 +37,10 @@ def _as_form_error(exc: ApiError) -> ValidationError:
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(RestrictedAdminMixin, AuditedAdminMixin, ObjectPermissionsAdminMixin, admin.ModelAdmin):
+    """Categories; "Object permissions" gives users and groups read-write, read-only or no access to the
+    category's campaigns (core.permissions)."""
+
     list_display = ["name", "hierarchy", "public_id", "created_at"]
     search_fields = ["name", "public_id"]
     readonly_fields = ["public_id", "created_at", "updated_at"]
@@ -41,7 +53,7 @@ class CampaignForm(forms.ModelForm):
     class Meta:
         model = Campaign
         fields = ["name", "description", "category", "start_date", "expiration_date", "active", "join_once",
-                  "auto_join", "metadata"]
+                  "auto_join", "sorry_coupons", "metadata"]
 
     def clean(self):
         cleaned = super().clean()
@@ -54,20 +66,24 @@ class CampaignForm(forms.ModelForm):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(RestrictedAdminMixin, AuditHistoryMixin, ObjectPermissionsAdminMixin, admin.ModelAdmin):
     form = CampaignForm
-    list_display = ["name", "campaign_type", "type", "category", "active", "codes", "vouchers_generation_status",
-                    "start_date", "expiration_date", "created_at", "deleted_at"]
-    list_filter = ["campaign_type", "active", "type", "vouchers_generation_status", "category",
+    list_display = ["name", "campaign_type", "type", "category", "active", "approval_status", "codes",
+                    "vouchers_generation_status", "start_date", "expiration_date", "created_at", "deleted_at"]
+    list_filter = ["approval_status", "campaign_type", "active", "type", "vouchers_generation_status", "category",
                    ("deleted_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "=public_id"]
     list_select_related = ["category"]
-    readonly_fields = ["public_id", "campaign_type", "type", "voucher_template", "codes", "creation_status",
+    readonly_fields = ["public_id", "campaign_type", "type", "voucher_template", "codes", "approval_status",
+                       "approval_note", "created_by", "approved_by", "approved_at", "creation_status",
                        "vouchers_generation_status", "created_at", "updated_at", "deleted_at"]
-    actions = ["enable", "disable", "export_codes"]
+    actions = ["enable", "disable", "approve", "reject", "export_codes"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(codes_total=Count("vouchers"))
+
+    def has_approve_permission(self, request):
+        return has_perm(request.user, approvals.APPROVE_PERMISSION)
 
     @admin.display(description="codes", ordering="codes_total")
     def codes(self, obj):
@@ -86,17 +102,35 @@ class CampaignAdmin(admin.ModelAdmin):
         for campaign in queryset:
             services.campaign_delete(campaign, user=request.user)
 
-    @admin.action(description="Enable the selected campaigns")
+    @admin.action(description="Enable the selected campaigns", permissions=["change"])
     def enable(self, request, queryset):
-        for campaign in queryset:
-            services.campaign_set_active(campaign, True)
-        messages.success(request, "Enabled.")
+        self._each(request, restrict(queryset, request.user, "change"),
+                   lambda campaign: services.campaign_set_active(campaign, True), "Enabled")
 
-    @admin.action(description="Disable the selected campaigns")
+    @admin.action(description="Disable the selected campaigns", permissions=["change"])
     def disable(self, request, queryset):
+        self._each(request, restrict(queryset, request.user, "change"),
+                   lambda campaign: services.campaign_set_active(campaign, False), "Disabled")
+
+    @admin.action(description="Approve the selected campaigns (they go live)", permissions=["approve"])
+    def approve(self, request, queryset):
+        self._each(request, queryset, lambda campaign: approvals.approve(campaign, request.user), "Approved")
+
+    @admin.action(description="Reject the selected campaigns", permissions=["approve"])
+    def reject(self, request, queryset):
+        self._each(request, queryset, lambda campaign: approvals.reject(campaign, request.user), "Rejected")
+
+    @staticmethod
+    def _each(request, queryset, do, verb: str) -> None:
+        done = 0
         for campaign in queryset:
-            services.campaign_set_active(campaign, False)
-        messages.success(request, "Disabled.")
+            try:
+                do(campaign)
+                done += 1
+            except ApiError as exc:
+                messages.error(request, f"{campaign.name}: {exc.details or exc.message}")
+        if done:
+            messages.success(request, f"{verb}: {done} campaign(s).")
 
     @admin.action(description="Export the codes of the selected campaign as CSV")
     def export_codes(self, request, queryset):
@@ -139,7 +173,7 @@ class VoucherForm(forms.ModelForm):
 
 
 @admin.register(Voucher)
-class VoucherAdmin(admin.ModelAdmin):
+class VoucherAdmin(RestrictedAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
     form = VoucherForm
     list_display = ["code", "campaign", "type", "active", "redemption_quantity", "redeemed_quantity",
                     "locked_quantity", "holder", "expiration_date", "created_at"]
@@ -153,7 +187,7 @@ class VoucherAdmin(admin.ModelAdmin):
     actions = ["enable", "disable"]
 
     def get_readonly_fields(self, request, obj=None):
-        fields = list(self.readonly_fields)
+        fields = list(super().get_readonly_fields(request, obj))
         return fields + ["code", "campaign", "type"] if obj is not None else fields
 
     def get_search_results(self, request, queryset, search_term):
@@ -168,31 +202,34 @@ class VoucherAdmin(admin.ModelAdmin):
             services.voucher_set_fields(obj, {f: form.cleaned_data.get(f) for f in editable})
             return
         super().save_model(request, obj, form, change)  # a new row: its counters start at zero
+        audit.record_create(obj, extra={"via": "admin"})
 
-    @admin.action(description="Enable the selected vouchers")
+    def has_toggle_permission(self, request):
+        """Enable / disable: whoever may change vouchers, and customer service (promo.disable_voucher)."""
+        return self.has_change_permission(request) or has_perm(request.user, "promo.disable_voucher")
+
+    def _togglable(self, request, queryset):
+        if has_perm(request.user, "promo.disable_voucher"):
+            return restrict(queryset, request.user, "view")
+        return restrict(queryset, request.user, "change")
+
+    @admin.action(description="Enable the selected vouchers", permissions=["toggle"])
     def enable(self, request, queryset):
-        for voucher in queryset:
+        for voucher in self._togglable(request, queryset):
             services.voucher_set_active(voucher, True)
         messages.success(request, "Enabled.")
 
-    @admin.action(description="Disable the selected vouchers")
+    @admin.action(description="Disable the selected vouchers", permissions=["toggle"])
     def disable(self, request, queryset):
-        for voucher in queryset:
+        for voucher in self._togglable(request, queryset):
             services.voucher_set_active(voucher, False)
         messages.success(request, "Disabled.")
 
 
 # ---------------------------------------------------------------- history (read-only)
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    pass
 
 
 @admin.register(Redemption)
@@ -206,6 +243,9 @@ class RedemptionAdmin(ReadOnlyAdmin):
     raw_id_fields = ["parent", "voucher", "campaign", "customer", "order", "api_key"]
     show_full_result_count = False
     date_hierarchy = "created_at"
+
+    def get_queryset(self, request):
+        return restrict(super().get_queryset(request), request.user, "view")
 
 
 @admin.register(RedemptionRollback)

@@ -7,10 +7,14 @@ class PromoConfig(AppConfig):
 
     def ready(self):
         from customers.selectors import register_redemption_summary
-        from promo import handlers, registry, selectors, services, tasks  # noqa: F401  (tasks: async handlers)
+        from promo import handlers, promotion_handlers, registry, selectors, services, tasks  # noqa: F401  (tasks)
         from rules.evaluation import on_budget_exhausted
 
         registry.register_loader("voucher", handlers.load_voucher)
         registry.register_handler(handlers.DiscountVoucherHandler())
+        registry.register_loader("promotion_tier", promotion_handlers.load_tier)
+        registry.register_loader("promotion_stack", promotion_handlers.load_stack)
+        registry.register_handler(promotion_handlers.HANDLER)
+        on_budget_exhausted(promotion_handlers.budget_exhausted)
         register_redemption_summary(selectors.customer_redemption_counters)
         on_budget_exhausted(services.budget_exhausted)

@@ -3,6 +3,10 @@
 Campaigns are found by public id (`camp_...`) or by name, vouchers by code (case-sensitive, as
 given). Deleted campaigns (deleted_at set) and their vouchers are invisible here; their
 redemption history stays in promo.models.Redemption.
+
+Every queryset here passes through core.permissions.restrict(): the current request's API key or staff
+user sees only what its categories, role and object permissions allow (others answer 404); system code
+(no actor) sees everything.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquer
 from django.db.models.functions import Coalesce
 
 from core.errors import NotFound
+from core.permissions import restrict
 from customers.models import Customer, Order
 from promo.models import Campaign, Category, Redemption, RedemptionRollback, Voucher
 from rules.models import ValidationRuleAssignment
@@ -29,13 +34,16 @@ def usable_ref(ref) -> bool:
 # ---------------------------------------------------------------- categories
 
 def category_list() -> QuerySet[Category]:
-    return Category.objects.order_by("hierarchy", "name")
+    return restrict(Category.objects.order_by("hierarchy", "name"), action="view")
 
 
 def category_find(ref) -> Category | None:
     if not usable_ref(ref):
         return None
-    return Category.objects.filter(Q(public_id=ref) | Q(name=ref)).order_by("-public_id").first()
+    # Looking a category up (also to put a campaign in it) needs only to see it; changing the category itself
+    # is checked by the API view (promo.change_category).
+    found = Category.objects.filter(Q(public_id=ref) | Q(name=ref))
+    return restrict(found, action="view").order_by("-public_id").first()
 
 
 def category_get(ref) -> Category:
@@ -54,15 +62,15 @@ def _voucher_count_subquery():
 
 
 def campaign_queryset() -> QuerySet[Campaign]:
-    return (Campaign.objects.filter(deleted_at__isnull=True).select_related("category")
-            .annotate(vouchers_total=_voucher_count_subquery()))
+    return restrict(Campaign.objects.filter(deleted_at__isnull=True).select_related("category")
+                    .annotate(vouchers_total=_voucher_count_subquery()))
 
 
 def campaign_find(ref, *, counted: bool = True) -> Campaign | None:
     """The live campaign with this id or name; `counted` adds vouchers_total (a count over its codes)."""
     if not usable_ref(ref):
         return None
-    campaigns = campaign_queryset() if counted else Campaign.objects.filter(deleted_at__isnull=True)
+    campaigns = campaign_queryset() if counted else restrict(Campaign.objects.filter(deleted_at__isnull=True))
     if ref.startswith("camp_"):
         found = campaigns.filter(public_id=ref).first()
         if found:
@@ -101,8 +109,8 @@ def voucher_queryset() -> QuerySet[Voucher]:
     # NOT IN (the few deleted campaigns) rather than an OR over a join, so the planner can still walk the
     # created_at / (campaign, created_at) indexes of a table with millions of codes.
     deleted = Campaign.objects.filter(deleted_at__isnull=False).values("pk")
-    return (Voucher.objects.select_related("campaign", "campaign__category", "category", "holder")
-            .exclude(campaign_id__in=deleted))
+    return restrict(Voucher.objects.select_related("campaign", "campaign__category", "category", "holder")
+                    .exclude(campaign_id__in=deleted))
 
 
 def voucher_find(code) -> Voucher | None:

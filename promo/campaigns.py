@@ -13,22 +13,27 @@ import csv
 import io
 import json
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, ProtectedError, Q
 from django.db.models.functions import Least
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from core import audit
 from core.bulk import Tally
+from core.context import current_actor
 from core.errors import ApiError, Conflict, DuplicateFound, InvalidPayload, NotFound
 from core.metadata import validate_metadata
 from core.models import AsyncAction, MetadataSchema
+from core.permissions import check_category_allowed
 from core.services import async_action_start, register_async_handler
 from customers.models import Customer
+from promo import approvals, codes, discounts
 from promo import campaign_selectors as selectors
-from promo import codes, discounts
 from promo.models import Campaign, Category, Voucher
 from promo.validity import parse_duration
 from rules.models import ValidationRule, ValidationRuleAssignment
@@ -40,7 +45,10 @@ CATEGORY_NAME = 120
 MAX_TEXT = 10_000
 MAX_QUANTITY = 10**9
 MAX_AMOUNT = 10**15
-SUPPORTED_CAMPAIGN_TYPES = {Campaign.CampaignType.DISCOUNT_COUPONS}
+SUPPORTED_CAMPAIGN_TYPES = {Campaign.CampaignType.DISCOUNT_COUPONS, Campaign.CampaignType.PROMOTION}
+# PROMOTION campaigns have tiers, not codes (promo.promotions); their template only keeps code settings inert.
+PROMOTION_TEMPLATE = {"type": "DISCOUNT_VOUCHER", "code_config": codes.clean_code_config(None),
+                      "redemption": {"quantity": None}, "is_referral_code": False}
 SUPPORTED_VOUCHER_TYPES = {Voucher.Type.DISCOUNT_VOUCHER}
 MONEY_KEYS = ("amount_off", "amount_limit", "fixed_amount", "aggregated_amount_limit")
 FORMULA_KEYS = ("amount_off_formula", "percent_off_formula", "fixed_amount_formula", "unit_off_formula")
@@ -50,6 +58,38 @@ BULK_ACTION = "VOUCHERS_BULK_UPDATE"
 METADATA_ACTION = "VOUCHERS_METADATA_UPDATE"
 DELETE_ACTION = "CAMPAIGN_DELETE"
 ROWS_PER_BATCH = 500
+
+
+# ================================================================ other voucher kinds (plugged in by their apps)
+
+@dataclass(frozen=True)
+class VoucherKind:
+    """How an app plugs a voucher type other than DISCOUNT_VOUCHER into campaign and voucher creation
+    (registered in its AppConfig.ready(), e.g. giftcards for GIFT_VOUCHER)."""
+
+    campaign_type: str
+    # (raw voucher data or campaign template, path, the campaign's template or None) -> model field values,
+    # e.g. {"gift": {...}}; raises InvalidPayload.
+    clean: Callable[[dict, str, dict | None], dict]
+    created: Callable[[Voucher, dict], None]  # one voucher inserted (same transaction), with the raw data
+    generated: Callable[[int], None]  # inside each generated batch's transaction, with the campaign pk
+    code_space_per_code: int = codes.CODES_PER_BILLION
+
+
+VOUCHER_KINDS: dict[str, VoucherKind] = {}
+
+
+def register_voucher_kind(voucher_type: str, kind: VoucherKind) -> None:
+    VOUCHER_KINDS[voucher_type] = kind
+
+
+def _kind_of_campaign_type(campaign_type: str) -> tuple[str, VoucherKind] | None:
+    return next(((t, k) for t, k in VOUCHER_KINDS.items() if k.campaign_type == campaign_type), None)
+
+
+def _per_code(voucher_type) -> int:
+    plugged = VOUCHER_KINDS.get(voucher_type)
+    return plugged.code_space_per_code if plugged else codes.CODES_PER_BILLION
 
 
 
@@ -385,7 +425,9 @@ def category_create(data) -> Category:
     hierarchy = clean_int(data.get("hierarchy", 0), "hierarchy", maximum=10**6)
     try:
         with transaction.atomic():
-            return Category.objects.create(name=name, hierarchy=hierarchy)
+            category = Category.objects.create(name=name, hierarchy=hierarchy)
+            audit.record_create(category)
+            return category
     except IntegrityError:
         raise DuplicateFound(f"A category named {name!r} already exists")
 
@@ -400,7 +442,9 @@ def category_update(category: Category, data) -> Category:
     if changes:
         try:
             with transaction.atomic():
+                before = audit.snapshot(category, list(changes))
                 Category.objects.filter(pk=category.pk).update(**changes, updated_at=timezone.now())
+                audit.record_update(category, before)
         except IntegrityError:
             raise DuplicateFound(f"A category named {changes.get('name')!r} already exists")
         category.refresh_from_db()
@@ -409,27 +453,36 @@ def category_update(category: Category, data) -> Category:
 
 def category_delete(category: Category) -> None:
     """Campaigns and vouchers of the category keep working, without a category."""
-    category.delete()
+    with transaction.atomic():
+        audit.record_delete(category)
+        category.delete()
 
 
 # ================================================================ campaigns
 
-def _voucher_template(raw, path: str = "voucher") -> dict:
+def _voucher_template(raw, path: str = "voucher", campaign_type: str = Campaign.CampaignType.DISCOUNT_COUPONS) -> dict:
     """The campaign's voucher template, in the shape the API shows (`voucher` of a campaign)."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise InvalidPayload(f"{path} must be a JSON object")
     raw = given(raw)
-    kind = raw.get("type", Voucher.Type.DISCOUNT_VOUCHER)
-    if not isinstance(kind, str) or kind not in SUPPORTED_VOUCHER_TYPES:
+    plugged = _kind_of_campaign_type(campaign_type)  # e.g. GIFT_VOUCHERS -> GIFT_VOUCHER (giftcards)
+    kind = raw.get("type", plugged[0] if plugged else Voucher.Type.DISCOUNT_VOUCHER)
+    if plugged is not None:
+        if kind != plugged[0]:
+            raise InvalidPayload(f"{path}.type must be {plugged[0]} for a {campaign_type} campaign")
+        template = {"type": kind, **plugged[1].clean(raw, path, None),
+                    "code_config": codes.clean_code_config(raw.get("code_config")), "is_referral_code": False}
+    elif not isinstance(kind, str) or kind not in SUPPORTED_VOUCHER_TYPES:
         raise InvalidPayload(f"{path}.type must be DISCOUNT_VOUCHER for a DISCOUNT_COUPONS campaign "
                              "(gift cards and loyalty cards have their own campaign types)")
-    if "discount" not in raw:
+    elif "discount" not in raw:
         raise InvalidPayload(f"{path}.discount is required")
-    template = {"type": kind, "discount": clean_discount(raw["discount"], f"{path}.discount"),
-                "code_config": codes.clean_code_config(raw.get("code_config")),
-                "is_referral_code": clean_bool(raw.get("is_referral_code", False), f"{path}.is_referral_code")}
+    else:
+        template = {"type": kind, "discount": clean_discount(raw["discount"], f"{path}.discount"),
+                    "code_config": codes.clean_code_config(raw.get("code_config")),
+                    "is_referral_code": clean_bool(raw.get("is_referral_code", False), f"{path}.is_referral_code")}
     _given, quantity = _redemption_quantity(raw, f"{path}.redemption")
     template["redemption"] = {"quantity": quantity}
     validity = clean_validity(raw, path)
@@ -452,7 +505,8 @@ def campaign_create(data, *, api_key=None, user=None) -> Campaign:
     campaign_type = data.get("campaign_type", Campaign.CampaignType.DISCOUNT_COUPONS)
     if campaign_type not in Campaign.CampaignType.values:
         raise InvalidPayload(f"campaign_type must be one of {', '.join(Campaign.CampaignType.values)}")
-    if not isinstance(campaign_type, str) or campaign_type not in SUPPORTED_CAMPAIGN_TYPES:
+    if not isinstance(campaign_type, str) or (campaign_type not in SUPPORTED_CAMPAIGN_TYPES
+                                              and _kind_of_campaign_type(campaign_type) is None):
         raise InvalidPayload(f"{campaign_type} campaigns cannot be created through this endpoint yet",
                              key="campaign_type_not_supported", message="Campaign type not supported")
     kind = data.get("type", Campaign.Type.AUTO_UPDATE)
@@ -465,24 +519,35 @@ def campaign_create(data, *, api_key=None, user=None) -> Campaign:
         "join_once": clean_bool(data.get("join_once", False), "join_once"),
         "auto_join": clean_bool(data.get("auto_join", False), "auto_join"),
         "metadata": clean_metadata("campaign", data.get("metadata", {})),
-        "voucher_template": _voucher_template(data.get("voucher")),
+        "voucher_template": _voucher_template(data.get("voucher"), campaign_type=campaign_type)
+        if campaign_type != Campaign.CampaignType.PROMOTION else PROMOTION_TEMPLATE,
+        "exclusive": clean_bool(data.get("exclusive", False), "exclusive"),
     }
     if not fields["name"]:
         raise InvalidPayload("name is required")
     fields.update(clean_validity(data))
     check_validity(fields)
     _given, fields["category"] = resolve_category(data)
+    check_category_allowed(current_actor(), fields["category"])
     count = clean_int(data.get("vouchers_count", 0), "vouchers_count", maximum=codes.MAX_CODES_PER_REQUEST)
+    if count and campaign_type == Campaign.CampaignType.PROMOTION:
+        raise InvalidPayload("A PROMOTION campaign has promotion tiers, not codes: leave vouchers_count out")
     spec = codes.CodeSpec.from_config(fields["voucher_template"]["code_config"])
-    codes.check_code_space(spec, count)
+    codes.check_code_space(spec, count, per_code=_per_code(fields["voucher_template"]["type"]))
     rules = clean_rules(data["validation_rules"]) if "validation_rules" in data else []
     if Campaign.objects.filter(name=fields["name"]).exists():
         raise DuplicateFound(f"A campaign named {fields['name']!r} already exists")
+    fields.update(approvals.review_new(fields["voucher_template"], rules))  # PENDING when it needs approval
     try:
         with transaction.atomic():
             campaign = Campaign.objects.create(
                 **fields, vouchers_generation_status=Campaign.Status.IN_PROGRESS if count else Campaign.Status.DONE)
             assign_rules(rules, "campaign", campaign.public_id)
+            if campaign_type == Campaign.CampaignType.PROMOTION:  # its tiers (promo.promotions), with the campaign
+                from promo.promotions import tiers_create
+
+                tiers_create(campaign, given(data.get("promotion")).get("tiers") or [])
+            approvals.created(campaign)
             if count:
                 async_action_start(action_type=GENERATE_ACTION, payload={"campaign": campaign.pk, "count": count},
                                    api_key=api_key, user=user)
@@ -505,11 +570,12 @@ def campaign_update(campaign: Campaign, data) -> Campaign:
         if data["type"] not in UPDATABLE_CAMPAIGN_TYPES:
             raise InvalidPayload("type must be AUTO_UPDATE or STATIC")
         changes["type"] = data["type"]
-    for key in ("join_once", "auto_join"):
+    for key in ("join_once", "auto_join", "exclusive"):
         if key in data:
             changes[key] = clean_bool(data[key], key)
     category_given, category = resolve_category(data)
     if category_given:
+        check_category_allowed(current_actor(), category)
         changes["category"] = category
     changes.update(clean_validity(data))
     check_validity({**{k: getattr(campaign, k) for k in VALIDITY_FIELDS}, **changes})
@@ -525,22 +591,38 @@ def campaign_update(campaign: Campaign, data) -> Campaign:
             metadata.pop(key, None)
         changes["metadata"] = clean_metadata("campaign", metadata)
     discount = clean_discount(data["discount"]) if "discount" in data else None
+    if discount is not None and campaign.voucher_template.get("type", Voucher.Type.DISCOUNT_VOUCHER) in VOUCHER_KINDS:
+        raise InvalidPayload(f"A {campaign.campaign_type} campaign has no discount")
     rules = clean_rules(data["validation_rules"]) if "validation_rules" in data else None
     with transaction.atomic():
+        before = audit.snapshot(campaign)
         if discount is not None:
             template = {**campaign.voucher_template, "discount": discount}
             changes["voucher_template"] = template
         if changes:
             Campaign.objects.filter(pk=campaign.pk).update(**changes, updated_at=timezone.now())
+        vouchers = 0
         if discount is not None:
-            Voucher.objects.filter(campaign=campaign).update(discount=discount, updated_at=timezone.now())
+            vouchers = Voucher.objects.filter(campaign=campaign).update(discount=discount, updated_at=timezone.now())
         if rules is not None:
             assign_rules(rules, "campaign", campaign.public_id)
+        audit.record_update(campaign, before, extra={"vouchers_updated": vouchers} if vouchers else None,
+                            changes=_rules_change(rules))
+        approvals.review_change(campaign, discount)  # a discount past a cap waits for approval again
     return selectors.campaign_get(campaign.public_id)
 
 
+def _rules_change(rules) -> dict | None:
+    return {"validation_rules": [None, [r.public_id for r in rules]]} if rules is not None else None
+
+
 def campaign_set_active(campaign: Campaign, active: bool) -> Campaign:
-    Campaign.objects.filter(pk=campaign.pk).update(active=active, updated_at=timezone.now())
+    if active:
+        approvals.check_can_enable(campaign)
+    with transaction.atomic():
+        if Campaign.objects.filter(pk=campaign.pk).exclude(active=active).update(active=active,
+                                                                                  updated_at=timezone.now()):
+            audit.record(audit.Action.UPDATE, campaign, changes={"active": [not active, active]})
     return selectors.campaign_get(campaign.public_id)
 
 
@@ -549,6 +631,7 @@ def campaign_delete(campaign: Campaign, *, force: bool = False, api_key=None, us
     stays. With force the name is freed for a new campaign (the row is renamed); codes stay reserved."""
     with transaction.atomic():
         _soft_delete(campaign.pk, force)
+        audit.record_delete(campaign, extra={"force": force, "soft": True})
         return async_action_start(action_type=DELETE_ACTION, payload={"campaign": campaign.pk, "force": force},
                                   api_key=api_key, user=user)
 
@@ -668,18 +751,24 @@ def voucher_create(data, *, code: str | None = None, campaign: Campaign | None =
         code = data["code"]
     if code is not None:
         code = _explicit_code(code)
-    kind = data.get("type", Voucher.Type.DISCOUNT_VOUCHER)
+    campaign_kind = (campaign.voucher_template or {}).get("type", Voucher.Type.DISCOUNT_VOUCHER) if campaign else None
+    kind = data.get("type", campaign_kind or Voucher.Type.DISCOUNT_VOUCHER)
     if not isinstance(kind, str) or kind not in Voucher.Type.values:
         raise InvalidPayload(f"type must be one of {', '.join(Voucher.Type.values)}")
-    campaign_kind = (campaign.voucher_template or {}).get("type", Voucher.Type.DISCOUNT_VOUCHER) if campaign else kind
-    if kind not in SUPPORTED_VOUCHER_TYPES or kind != campaign_kind:
-        raise InvalidPayload(f"{kind} vouchers cannot be created here (discount vouchers only)")
-    if data.get("gift") not in (None, {}) or data.get("loyalty_card") not in (None, {}):
+    plugged = VOUCHER_KINDS.get(kind)  # e.g. GIFT_VOUCHER, from the giftcards app
+    if (kind not in SUPPORTED_VOUCHER_TYPES and plugged is None) or kind != (campaign_kind or kind):
+        raise InvalidPayload(f"{kind} vouchers cannot be created here (discount vouchers only)" if plugged is None
+                             else f"A {kind} cannot be added to a campaign of {campaign_kind}s")
+    if plugged is None and (data.get("gift") not in (None, {}) or data.get("loyalty_card") not in (None, {})):
         raise InvalidPayload("gift and loyalty_card belong to gift and loyalty vouchers, not discount vouchers")
     values = voucher_defaults(campaign, clean_voucher_overrides(data))
-    if "discount" in data:
+    if plugged is not None:
+        if "discount" in data:
+            raise InvalidPayload(f"A {kind} has no discount")
+        values.update(type=kind, **plugged.clean(data, "", campaign.voucher_template if campaign else None))
+    elif "discount" in data:
         values["discount"] = clean_discount(data["discount"])
-    if not values.get("discount"):
+    if plugged is None and not values.get("discount"):
         raise InvalidPayload("discount is required for a discount voucher")
     validity = clean_validity(data)
     values.update(validity)
@@ -692,13 +781,18 @@ def voucher_create(data, *, code: str | None = None, campaign: Campaign | None =
     rules = clean_rules(data["validation_rules"]) if "validation_rules" in data else []
     if code is None:
         spec = _code_spec(data, campaign)
-        codes.check_code_space(spec, 1)
+        codes.check_code_space(spec, 1, per_code=_per_code(kind))
         code = codes.unique_code(spec)
     elif Voucher.objects.filter(code=code).exists():
         raise DuplicateFound(f"A voucher with code {code!r} already exists")
+    if campaign is None:
+        check_category_allowed(current_actor(), values.get("category"))
     with transaction.atomic():
         voucher = _insert_voucher({**values, "code": code})
+        if plugged is not None:
+            plugged.created(voucher, data)  # e.g. the gift card's balance and issue row
         assign_rules(rules, "voucher", voucher.public_id)
+        audit.record_create(voucher, changes=_rules_change(rules) if rules else None)
     return selectors.voucher_get(voucher.code)
 
 
@@ -712,13 +806,17 @@ def campaign_add_vouchers_start(campaign: Campaign, count: int, data, *, api_key
     overrides = clean_voucher_overrides(data)
     check_validity(voucher_defaults(campaign, overrides))
     spec = _code_spec(data, campaign)
-    codes.check_code_space(spec, count)
+    codes.check_code_space(spec, count, per_code=_per_code(campaign.voucher_template.get("type")))
     payload = {"campaign": campaign.pk, "count": count, "overrides": _serialisable(overrides)}
     if "code_config" in data:
         payload["code_config"] = codes.clean_code_config(data["code_config"])
     with transaction.atomic():
         Campaign.objects.filter(pk=campaign.pk).update(vouchers_generation_status=Campaign.Status.IN_PROGRESS)
-        return async_action_start(action_type=GENERATE_ACTION, payload=payload, api_key=api_key, user=user)
+        action = async_action_start(action_type=GENERATE_ACTION, payload=payload, api_key=api_key, user=user)
+        # One audit row for the whole generation (not one per code).
+        audit.record(audit.Action.BULK, campaign, changes={"vouchers": [None, f"+{count} generated"]},
+                     extra={"async_action": action.public_id, "overrides": payload["overrides"]})
+        return action
 
 
 def _serialisable(overrides: dict) -> dict:
@@ -776,9 +874,15 @@ def campaign_vouchers_generate(action: AsyncAction, progress) -> dict:
     spec = codes.CodeSpec.from_config(payload.get("code_config") or campaign.voucher_template.get("code_config"))
     values = codes.shared_values(voucher_defaults(campaign, _overrides_from_payload(payload.get("overrides"))))
     action.refresh_from_db(fields=["processed"])
+    plugged = VOUCHER_KINDS.get(values["type"])
+
+    def on_batch(inserted: int) -> None:
+        if plugged is not None:
+            plugged.generated(campaign.pk)  # e.g. gift cards for the batch's codes, in its transaction
+        _count_generated(action.pk, inserted, count)
+
     try:
-        codes.generate(spec, count, values, done=action.processed,
-                       on_batch=lambda inserted: _count_generated(action.pk, inserted, count))
+        codes.generate(spec, count, values, done=action.processed, on_batch=on_batch)
     except Conflict:
         return {"message": "Superseded by another run of the same action"}
     except Exception:
@@ -804,9 +908,12 @@ def _apply_voucher_changes(voucher: Voucher, build) -> Voucher:
         changes = build(voucher)
         quantity = changes.pop("redemption_quantity", ...)
         with transaction.atomic():
+            before = audit.snapshot(voucher, [*changes, *(["redemption_quantity"] if quantity is not ... else [])])
             if quantity is not ...:
                 _set_quantity(voucher, quantity)
             if not changes or _claim_update(voucher, changes):
+                after = audit.jsonable({**changes, **({} if quantity is ... else {"redemption_quantity": quantity})})
+                audit.record(audit.Action.UPDATE, voucher, before=before, after=after)
                 return selectors.voucher_get(voucher.code)
         voucher.refresh_from_db()
     raise Conflict("The voucher is being updated concurrently; retry")
@@ -868,17 +975,25 @@ def voucher_update(voucher: Voucher, data) -> Voucher:
 
 
 def voucher_set_active(voucher: Voucher, active: bool) -> Voucher:
-    Voucher.objects.filter(pk=voucher.pk).update(active=active, updated_at=timezone.now())
+    with transaction.atomic():
+        if Voucher.objects.filter(pk=voucher.pk).exclude(active=active).update(active=active,
+                                                                                updated_at=timezone.now()):
+            audit.record(audit.Action.UPDATE, voucher, changes={"active": [not active, active]})
     return selectors.voucher_get(voucher.code)
 
 
 def voucher_delete(voucher: Voucher) -> None:
     """DELETE /v1/vouchers/{code}: the code is removed (and may be created again). Its redemption rows
     stay, keeping the voucher's id in related_object_id."""
-    with transaction.atomic():
-        ValidationRuleAssignment.objects.filter(related_object_type="voucher",
-                                                related_object_id=voucher.public_id).delete()
-        voucher.delete()
+    try:
+        with transaction.atomic():
+            ValidationRuleAssignment.objects.filter(related_object_type="voucher",
+                                                    related_object_id=voucher.public_id).delete()
+            audit.record_delete(voucher)
+            voucher.delete()
+    except ProtectedError:  # e.g. a gift card: its ledger is kept, so the card can only be disabled
+        raise Conflict(f"Voucher {voucher.code} has records that must be kept (a gift card's ledger): "
+                       "disable it instead", key="voucher_protected", message="Voucher cannot be deleted")
 
 
 # ================================================================ async bulk work: tally and batches
@@ -943,8 +1058,15 @@ def vouchers_import_csv_start(content: bytes, *, campaign: Campaign | None = Non
     """POST /v1/vouchers/importCSV and /v1/campaigns/{id}/importCSV: the header is checked now (a clear
     400); rows are imported in the background, each bad row reported with its number."""
     _csv_reader(content)
-    return async_action_start(action_type=IMPORT_ACTION, attachment=content, api_key=api_key, user=user,
-                              payload={"campaign": campaign.pk if campaign else None, "size": len(content)})
+    with transaction.atomic():
+        action = async_action_start(action_type=IMPORT_ACTION, attachment=content, api_key=api_key, user=user,
+                                    payload={"campaign": campaign.pk if campaign else None, "size": len(content)})
+        # One audit row for the import (rows created are counted in the action's result).
+        audit.record(audit.Action.BULK, campaign, object_type="promo.voucher" if campaign is None else None,
+                     object_id="" if campaign is None else None, text="CSV import of vouchers",
+                     changes={"vouchers": [None, "CSV import"]},
+                     extra={"async_action": action.public_id, "bytes": len(content)})
+        return action
 
 
 def _metadata_types() -> dict:
@@ -1199,7 +1321,7 @@ def vouchers_metadata_update(action: AsyncAction, progress) -> dict:
 # ================================================================ back-office edits (model field values)
 
 CAMPAIGN_ADMIN_FIELDS = {"description", "category", "start_date", "expiration_date", "active", "join_once",
-                         "auto_join", "metadata", "name"}
+                         "auto_join", "metadata", "name", "sorry_coupons"}
 VOUCHER_ADMIN_FIELDS = {"category", "discount", "start_date", "expiration_date", "active", "additional_info",
                         "metadata", "holder", "redemption_quantity", "validity_timeframe", "validity_day_of_week",
                         "validity_hours"}
@@ -1217,6 +1339,10 @@ def clean_campaign_fields(campaign: Campaign, fields: dict) -> dict:
             raise DuplicateFound(f"A campaign named {out['name']!r} already exists")
     if "metadata" in out:
         out["metadata"] = clean_metadata("campaign", out["metadata"] if out["metadata"] is not None else {})
+    if out.get("active"):
+        approvals.check_can_enable(campaign)
+    if "category" in out:
+        check_category_allowed(current_actor(), out["category"])
     check_validity({**{k: getattr(campaign, k) for k in VALIDITY_FIELDS}, **out})
     return out
 
@@ -1227,7 +1353,10 @@ def campaign_set_fields(campaign: Campaign, fields: dict) -> Campaign:
     if changes:
         try:
             with transaction.atomic():
+                # The stored values: a form has already set the new ones on `campaign`.
+                before = audit.snapshot(Campaign.objects.get(pk=campaign.pk), list(changes))
                 Campaign.objects.filter(pk=campaign.pk).update(**changes, updated_at=timezone.now())
+                audit.record_update(campaign, before)
         except IntegrityError:
             raise DuplicateFound("A campaign with this name already exists")
     campaign.refresh_from_db()
@@ -1263,4 +1392,5 @@ def voucher_set_fields(voucher: Voucher, fields: dict) -> Voucher:
     changes = clean_voucher_fields(voucher, fields)
     if not changes:
         return voucher
-    return _apply_voucher_changes(voucher, lambda current: dict(changes))
+    stored = Voucher.objects.get(pk=voucher.pk)  # the form has already set the new values on `voucher`
+    return _apply_voucher_changes(stored, lambda current: dict(changes))

@@ -161,14 +161,16 @@ class CodeSpec:
         return len(self.charset) ** self.random_positions
 
 
-def check_code_space(spec: CodeSpec, count: int) -> None:
-    """Refuse a generation whose codes could be guessed: a billion possible codes per code wanted."""
-    needed = CODES_PER_BILLION * max(1, count)
+def check_code_space(spec: CodeSpec, count: int, *, per_code: int = CODES_PER_BILLION) -> None:
+    """Refuse a generation whose codes could be guessed: a billion possible codes per code wanted
+    (`per_code`: gift cards, which hold money, ask for a trillion)."""
+    needed = per_code * max(1, count)
     if spec.space < needed:
+        per = "a billion" if per_code == CODES_PER_BILLION else f"{per_code:.3g}"
         raise CodeSpaceTooSmall(
             f"{len(spec.charset)} characters in {spec.random_positions} random positions give "
             f"{len(spec.charset)}^{spec.random_positions} = {spec.space:.3g} codes; {count} codes need at least "
-            f"{needed:.3g} (a billion per code, so codes cannot be guessed). Use a longer code or a larger charset.")
+            f"{needed:.3g} ({per} per code, so codes cannot be guessed). Use a longer code or a larger charset.")
 
 
 # ---------------------------------------------------------------- randomness

@@ -15,7 +15,7 @@ from catalog.models import Product, Sku
 from catalog.selectors import CatalogLookup
 from core.errors import InvalidPayload
 from customers.models import Customer, Order
-from promo.discounts import Line, OrderState
+from promo.discounts import FREE_SHIPPING_PRODUCT, Line, OrderState
 
 
 @dataclass
@@ -123,8 +123,11 @@ def _line(index: int, item: dict, catalog: CatalogLookup) -> tuple[Line, ItemInf
         amount = (price or 0) * quantity
     if price is None:
         price = amount // quantity if quantity else 0
+    # The shipping line (Voucherify's built-in product prod_5h1pp1ng) is named even when the catalog lacks it.
+    shipping = FREE_SHIPPING_PRODUCT if FREE_SHIPPING_PRODUCT in (item.get("product_id"), item.get("source_id")) \
+        else None
     line = Line(index=index, quantity=quantity, price=price, amount=amount,
-                product_id=product.public_id if product else None, sku_id=sku.public_id if sku else None)
+                product_id=product.public_id if product else shipping, sku_id=sku.public_id if sku else None)
     info = ItemInfo(product=product, sku=sku, source_id=item.get("source_id"), related_object=related,
                     metadata=_clean(item.get("metadata")), product_input=product_input, sku_input=sku_input)
     return line, info

@@ -4,8 +4,9 @@ Pure Python, no database: the engine resolves products, collections and prices f
 hands in `Line`s (order items) with the set of targets each one matches. Every result is an
 integer in minor units; a discount never exceeds what it applies to.
 
-Order of application (the engine's job, documented in docs/integrators.md): redeemables are
-applied one after another; each sees the order as the previous ones left it. Order-level
+Order of application (the engine's job, documented in docs/promotions.md): redeemables are
+applied one after another, item-level discounts first, then order-level ones (discount_level);
+each sees the order as the previous ones left it. Order-level
 discounts take from the current total (amount minus all discounts so far); item-level
 discounts take from each line's current subtotal.
 """
@@ -128,6 +129,19 @@ class Effect:
     @property
     def is_empty(self) -> bool:
         return self.total == 0 and not self.added_units and not self.new_lines
+
+
+ITEM_LEVEL, ORDER_LEVEL, AFTER_DISCOUNTS = 0, 1, 2
+
+
+def discount_level(discount: dict | None) -> int:
+    """When a discount is calculated in a stacked request: item-level ones (item effects, UNIT) before
+    order-level ones; a redeemable without a discount (gift card credits, points) after both."""
+    if not discount:
+        return AFTER_DISCOUNTS
+    if discount.get("type") == UNIT or discount.get("effect") in ITEM_EFFECTS:
+        return ITEM_LEVEL
+    return ORDER_LEVEL
 
 
 class DiscountError(ValueError):

@@ -40,10 +40,19 @@ class Candidate:
     order_after: discounts.OrderState | None = None
     applied_items: dict[int, int] = field(default_factory=dict)
     applied_order: int = 0
+    group: str | None = None  # the members of one promotion stack share it: they apply together or not at all
+    level: int = discounts.ORDER_LEVEL  # calculation order: item-level discounts, order-level, then the rest
+    hierarchy: int = 0  # a promotion tier's hierarchy: its place within its category (CATEGORY_HIERARCHY)
+    campaign: Any = None
 
     @property
     def category_id(self) -> str | None:
         return self.category.public_id if self.category else None
+
+    @property
+    def exclusive(self) -> bool:
+        """From an exclusive campaign: applies alone."""
+        return bool(getattr(self.campaign, "exclusive", False))
 
 
 @dataclass
@@ -67,52 +76,122 @@ class Evaluation:
 
 
 def evaluate(ctx: Context, rules: StackingRules) -> Evaluation:
-    candidates = [_load(ref, position, ctx) for position, ref in enumerate(ctx.redeemables)]
+    candidates = [c for position, ref in enumerate(ctx.redeemables) for c in _load(ref, position, ctx)]
+    initial = _snapshot(ctx.state) if len({c.level for c in candidates}) > 1 else None
     ordered = _sorted(candidates, rules)
-    for candidate in ordered:
-        if candidate.status != APPLICABLE:
-            continue
-        skip = _stacking_skip(candidate, ordered, rules)
-        if skip:
-            candidate.status, candidate.skip_key = SKIPPED, skip
-            continue
-        _apply_one(candidate, ctx, rules)
+    # Payments (gift cards: handler.applies_after_discounts) come after every discount, whatever the sorting rule.
+    ordered.sort(key=lambda c: bool(getattr(c.handler, "applies_after_discounts", False)))
+    for unit in _units(ordered):
+        _evaluate_unit(unit, ordered, ctx, rules)
+    if initial is not None:
+        _recalculate_by_level(ordered, ctx, rules, initial)
     if rules.redeemables_application_mode == "ALL" and any(c.status == INAPPLICABLE for c in candidates):
         _fail_all(candidates)
     return Evaluation(ctx=ctx, rules=rules, candidates=candidates)
 
 
-def _load(ref: RedeemableRef, position: int, ctx: Context) -> Candidate:
-    candidate = Candidate(ref=ref, position=position)
+def _units(ordered: list[Candidate]) -> list[list[Candidate]]:
+    """Redeemables as they stack: one each, a promotion stack's tiers (kept together by _sorted) as one."""
+    units: list[list[Candidate]] = []
+    for candidate in ordered:
+        if candidate.group is not None and units and units[-1][0].group == candidate.group:
+            units[-1].append(candidate)
+        else:
+            units.append([candidate])
+    return units
+
+
+def _evaluate_unit(unit: list[Candidate], ordered: list[Candidate], ctx: Context, rules: StackingRules) -> None:
+    live = [c for c in unit if c.status == APPLICABLE]
+    if not live:
+        return
+    skip = _stacking_skip(live[0], ordered, rules)  # a stack's tiers are judged together, by the first
+    if skip:
+        for candidate in live:
+            candidate.status, candidate.skip_key = SKIPPED, skip
+        return
+    before = _snapshot(ctx.state) if len(unit) > 1 else None
+    for candidate in live:
+        _apply_one(candidate, ctx, rules)
+        if candidate.status == INAPPLICABLE and before is not None:  # all of a stack or none of it
+            _restore(ctx.state, before)
+            for other in unit:
+                if other is not candidate and other.status != INAPPLICABLE:
+                    other.status, other.skip_key, other.applied = SKIPPED, "preceding_validation_failed", None
+            return
+
+
+def _recalculate_by_level(ordered: list[Candidate], ctx: Context, rules: StackingRules,
+                          initial: discounts.OrderState) -> None:
+    """Which redeemables apply is decided in the stacking order; their discounts are calculated with
+    item-level discounts first, then order-level ones, then the rest (gift card credits), each level in
+    the stacking order. Recalculate when the stacking order put a later level first."""
+    applied = [c for c in ordered if c.status == APPLICABLE and c.applied is not None]
+    if all(a.level <= b.level for a, b in zip(applied, applied[1:], strict=False)):
+        return
+    _restore(ctx.state, initial)
+    for candidate in sorted(applied, key=lambda c: c.level):
+        candidate.applied = None
+        _apply_one(candidate, ctx, rules)
+
+
+def _load(ref: RedeemableRef, position: int, ctx: Context) -> list[Candidate]:
     try:
         loaded = registry.load(ref, ctx)
     except RedeemableError as error:
-        candidate.status, candidate.error = INAPPLICABLE, error
-        return candidate
-    candidate.handler, candidate.obj = loaded.handler, loaded.obj
-    candidate.category = loaded.handler.category(loaded.obj)
-    return candidate
+        return [Candidate(ref=ref, position=position, status=INAPPLICABLE, error=error)]
+    if loaded.members is None:
+        return [_candidate(ref, position, loaded)]
+    group, category = f"{position}:{ref.object}:{ref.id}", getattr(loaded.obj, "category", None)
+    return [_candidate(member_ref, position, member, group=group, category=category)
+            for member_ref, member in loaded.members]
+
+
+def _candidate(ref: RedeemableRef, position: int, loaded: registry.Loaded, *, group: str | None = None,
+               category=None) -> Candidate:
+    handler, obj = loaded.handler, loaded.obj
+    if getattr(handler, "applies_after_discounts", False):
+        level = discounts.AFTER_DISCOUNTS
+    elif hasattr(handler, "level"):
+        level = handler.level(obj)
+    else:
+        level = discounts.discount_level(getattr(obj, "discount", None))
+    return Candidate(ref=ref, position=position, handler=handler, obj=obj, category=category or handler.category(obj),
+                     group=group, level=level, hierarchy=getattr(obj, "hierarchy", 0) or 0,
+                     campaign=handler.campaign(obj))
 
 
 def _sorted(candidates: list[Candidate], rules: StackingRules) -> list[Candidate]:
-    if rules.redeemables_sorting_rule == "CATEGORY_HIERARCHY":
-        # Categorised redeemables first by hierarchy; uncategorised keep the requested order after them.
-        return sorted(candidates, key=lambda c: (c.category is None, c.category.hierarchy if c.category else 0,
-                                                 c.position))
-    return list(candidates)
+    if rules.redeemables_sorting_rule != "CATEGORY_HIERARCHY":
+        return list(candidates)
+    # Categorised redeemables first by category hierarchy, then (promotion tiers) by tier hierarchy;
+    # uncategorised keep the requested order after them. A stack's tiers stay together, in the stack's order.
+    keys: dict = {}
+    for c in candidates:
+        keys.setdefault(c.group or id(c), (c.category is None, c.category.hierarchy if c.category else 0,
+                                           c.hierarchy, c.position))
+    return sorted(candidates, key=lambda c: keys[c.group or id(c)])
+
+
+def _count(candidates: list[Candidate]) -> int:
+    """How many redeemables these are for the limits: a promotion stack counts once."""
+    return len({c.group or id(c) for c in candidates})
 
 
 def _stacking_skip(candidate: Candidate, ordered: list[Candidate], rules: StackingRules) -> str | None:
     applied = [c for c in ordered if c.status == APPLICABLE and c.applied is not None]
     exclusive, joint = set(rules.exclusive_categories), set(rules.joint_categories)
     cat = candidate.category_id
-    if len(applied) >= rules.applicable_redeemables_limit:
+    if _count(applied) >= rules.applicable_redeemables_limit:
         return "applicable_redeemables_limit_exceeded"
+    if applied and (candidate.exclusive or any(c.exclusive for c in applied)):
+        return "exclusion_rules_not_met"  # an exclusive campaign's redeemable applies alone
     if cat in exclusive:
         exclusives = [c for c in applied if c.category_id in exclusive]
-        if len(exclusives) >= rules.applicable_exclusive_redeemables_limit:
+        if _count(exclusives) >= rules.applicable_exclusive_redeemables_limit:
             return "applicable_exclusive_redeemables_limit_exceeded"
-        if sum(c.category_id == cat for c in exclusives) >= rules.applicable_exclusive_redeemables_per_category_limit:
+        if _count([c for c in exclusives if c.category_id == cat]) \
+                >= rules.applicable_exclusive_redeemables_per_category_limit:
             return "applicable_exclusive_redeemables_per_category_limit_exceeded"
         if any(c.category_id not in exclusive | joint for c in applied):
             return "exclusion_rules_not_met"  # an exclusive one combines only with joint categories
@@ -122,7 +201,7 @@ def _stacking_skip(candidate: Candidate, ordered: list[Candidate], rules: Stacki
     if cat is not None:
         per_category = rules.applicable_redeemables_category_limits.get(cat,
                                                                         rules.applicable_redeemables_per_category_limit)
-        if sum(c.category_id == cat for c in applied) >= per_category:
+        if _count([c for c in applied if c.category_id == cat]) >= per_category:
             return "applicable_redeemables_per_category_limit_exceeded"
     return None
 
@@ -152,6 +231,11 @@ def _has_non_discount_result(applied: Applied) -> bool:
 def _snapshot(state: discounts.OrderState) -> discounts.OrderState:
     lines = [discounts.Line(**vars(line)) for line in state.lines]
     return discounts.OrderState(lines=lines, amount=state.amount, discount_amount=state.discount_amount)
+
+
+def _restore(state: discounts.OrderState, saved: discounts.OrderState) -> None:
+    state.lines[:] = [discounts.Line(**vars(line)) for line in saved.lines]
+    state.amount, state.discount_amount = saved.amount, saved.discount_amount
 
 
 def _fail_all(candidates: list[Candidate]) -> None:

@@ -5,20 +5,29 @@ from __future__ import annotations
 
 from django.db.models import F, Q
 
+from core.permissions import redeemable_in_scope
+from core.rawsql import RowLoader
 from promo import discounts, locks
-from promo.models import Voucher
+from promo.models import Campaign, Voucher
 from promo.registry import Applied, Loaded, RedeemableError, handler_for
 from promo.targets import resolve_targets
 from promo.validity import check_validity
 from rules import evaluation
 
+_VOUCHER_ROWS = RowLoader(Voucher, ["campaign", "category", "campaign__category"])
+
+
+def voucher_by_code(code: str) -> Voucher | None:
+    """The voucher with its campaign and categories in one precompiled query (the holder is loaded
+    only where a response shows it)."""
+    found = _VOUCHER_ROWS.fetch("t0.code = %s", [code], limit=1)
+    return found[0] if found else None
+
 
 def load_voucher(ref, ctx) -> Loaded:
-    # A unique code: no ordering needed; the holder is loaded only where a response shows it.
-    found = list(Voucher.objects.select_related("campaign", "category", "campaign__category")
-                 .filter(code=ref.id).order_by()[:1])
-    voucher = found[0] if found else None
-    if voucher is None or (voucher.campaign_id and voucher.campaign.deleted_at):
+    voucher = voucher_by_code(ref.id)
+    # Outside the API key's campaign categories a code answers as if it did not exist.
+    if voucher is None or (voucher.campaign_id and voucher.campaign.deleted_at) or not redeemable_in_scope(voucher):
         raise RedeemableError("not_found", "Resource not found", f"Cannot find voucher with id {ref.id}",
                               code=404, resource_type="voucher", resource_id=ref.id)
     handler = handler_for(voucher.type)
@@ -53,6 +62,9 @@ class VoucherHandlerBase:
         if not voucher.active or (campaign and not campaign.active):
             where = "campaign" if voucher.active else "voucher"
             raise RedeemableError("voucher_disabled", "Voucher is disabled", f"The {where} is disabled")
+        if campaign and campaign.approval_status != Campaign.Approval.APPROVED:  # pending ones are inactive too
+            raise RedeemableError("campaign_not_approved", "Campaign not approved",
+                                  "The campaign is waiting for approval")
         for source in filter(None, (campaign, voucher)):
             check_validity(start_date=source.start_date, expiration_date=source.expiration_date,
                            timeframe=source.validity_timeframe, days_of_week=source.validity_day_of_week,

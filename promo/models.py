@@ -5,6 +5,7 @@ pass its `redemption_quantity` (CHECK constraint), counters move only through co
 UPDATEs in promo.services, and a redemption can be rolled back once (UNIQUE).
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
@@ -22,6 +23,13 @@ class Category(TimeStampedModel):
     class Meta:
         ordering = ["hierarchy", "name"]
         verbose_name_plural = "categories"
+        # Object permissions (django-guardian) given on a category to a user or group: read-write,
+        # read-only or no access to the campaigns of the category (core.permissions).
+        permissions = [
+            ("campaigns_read", "Read the campaigns of this category"),
+            ("campaigns_write", "Change the campaigns of this category"),
+            ("campaigns_none", "No access to the campaigns of this category"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -47,6 +55,11 @@ class Campaign(TimeStampedModel):
         DRAFT = "DRAFT"
         MODIFYING = "MODIFYING"
 
+    class Approval(models.TextChoices):
+        APPROVED = "APPROVED"
+        PENDING = "PENDING"
+        REJECTED = "REJECTED"
+
     public_id = PublicIdField(prefix="camp_")
     name = models.CharField(max_length=255, unique=True)
     description = models.TextField(blank=True)
@@ -66,15 +79,41 @@ class Campaign(TimeStampedModel):
     # The voucher template: {"type", "discount", "gift", "loyalty_card", "redemption": {"quantity"},
     # "code_config", "is_referral_code"}; vouchers generated for the campaign copy it.
     voucher_template = models.JSONField(default=dict, blank=True)
+    # Campaigns of a Junior Marketer, or above the approval thresholds, wait PENDING until a Marketer or
+    # Admin approves them (promo.approvals); nothing of a campaign that is not APPROVED redeems.
+    approval_status = models.CharField(max_length=10, choices=Approval.choices, default=Approval.APPROVED,
+                                       db_index=True)
+    approval_note = models.TextField(blank=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
     creation_status = models.CharField(max_length=20, choices=Status.choices, default=Status.DONE)
     vouchers_generation_status = models.CharField(max_length=20, choices=Status.choices, default=Status.DONE)
     deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Stacking: an exclusive campaign's redeemable applies alone (nothing else combines with it, see
+    # promo.engine); combinable campaigns (the default) follow the project's stacking rules only.
+    exclusive = models.BooleanField(default=False)
+    # Customer service may issue this campaign's codes as "sorry" coupons from the customer-service console
+    # (promo.sorry), within the CS_SORRY_COUPON_MAX_* caps.
+    sorry_coupons = models.BooleanField(default=False, help_text="Customer service may issue this campaign's "
+                                        "codes as sorry coupons (within the value cap).")
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [
+            ("approve_campaign", "Can approve or reject campaigns waiting for approval"),
+            ("issue_sorry_coupon", "Can issue sorry coupons from campaigns marked for it"),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_live(self) -> bool:
+        """Enabled and approved: the campaign's codes may redeem (dates and limits permitting)."""
+        return self.active and self.approval_status == self.Approval.APPROVED
 
 
 class CampaignEvent(models.Model):
@@ -131,6 +170,7 @@ class Voucher(TimeStampedModel):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("disable_voucher", "Can disable or re-enable a voucher (customer service)")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(redemption_quantity__isnull=True)
@@ -177,17 +217,23 @@ class Redemption(models.Model):
 
     public_id = PublicIdField(prefix="r_")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
-    result = models.CharField(max_length=10, choices=Result.choices, db_index=True)
-    status = models.CharField(max_length=15, choices=Status.choices, db_index=True)
-    failure_code = models.CharField(max_length=80, blank=True, db_index=True)
+    # Every index is written by each redemption (two rows per redemption): only the composite indexes
+    # below, the parent/order/api key foreign keys and created_at are kept; low-cardinality columns
+    # (result, status, failure_code) are filtered together with one of those.
+    result = models.CharField(max_length=10, choices=Result.choices)
+    status = models.CharField(max_length=15, choices=Status.choices)
+    failure_code = models.CharField(max_length=80, blank=True)
     failure_message = models.TextField(blank=True)
     # What was redeemed: "voucher", "promotion_tier", "redemption" (a parent) ...
     related_object_type = models.CharField(max_length=30)
     related_object_id = models.CharField(max_length=255, blank=True)
-    voucher = models.ForeignKey(Voucher, null=True, blank=True, on_delete=models.SET_NULL, related_name="redemptions")
-    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="redemptions")
+    # Served by the composite indexes in Meta, which lead with these columns.
+    voucher = models.ForeignKey(Voucher, null=True, blank=True, on_delete=models.SET_NULL, related_name="redemptions",
+                                db_index=False)
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="redemptions", db_index=False)
     customer = models.ForeignKey("customers.Customer", null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="redemptions")
+                                 related_name="redemptions", db_index=False)
     order = models.ForeignKey("customers.Order", null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="redemptions")
     amount = models.BigIntegerField(default=0, help_text="Discount (or gift credits) taken, minor units.")
@@ -238,3 +284,66 @@ class RedemptionRollback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} of {self.redemption_id}"
+
+
+class PromotionTier(TimeStampedModel):
+    """One tier of a PROMOTION campaign: a discount that applies by itself (no code) when the cart and
+    customer meet its validation rules (assigned to ("promotion_tier", public_id) and to its campaign)
+    within its dates and recurring windows. Counters move only through conditional UPDATEs
+    (promo.promotions); `redemption_quantity` (a project extension) caps the uses when set."""
+
+    public_id = PublicIdField(prefix="promo_")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="promotion_tiers")
+    name = models.CharField(max_length=255)
+    banner = models.TextField(blank=True)
+    action = models.JSONField(default=dict, blank=True)  # {"discount": {...}}
+    # Lower first: the order of tiers in lists and, within one stacking category, in application.
+    hierarchy = models.PositiveIntegerField(default=1)
+    active = models.BooleanField(default=True)
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    start_date = models.DateTimeField(null=True, blank=True)
+    expiration_date = models.DateTimeField(null=True, blank=True)
+    validity_timeframe = models.JSONField(null=True, blank=True)
+    validity_day_of_week = models.JSONField(null=True, blank=True)
+    validity_hours = models.JSONField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    redemption_quantity = models.PositiveIntegerField(null=True, blank=True)
+    redeemed_quantity = models.PositiveIntegerField(default=0)
+    discounted_amount = models.BigIntegerField(default=0)  # sum of discounts given, minor units
+    orders_amount = models.BigIntegerField(default=0)  # sum of the redeemed orders' totals, minor units
+
+    class Meta:
+        ordering = ["hierarchy", "created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(redemption_quantity__isnull=True)
+                                   | Q(redemption_quantity__gte=F("redeemed_quantity")),
+                                   name="promotion_tier_redeemed_within_quantity"),
+            models.CheckConstraint(condition=Q(discounted_amount__gte=0) & Q(orders_amount__gte=0),
+                                   name="promotion_tier_amounts_gte_0"),
+        ]
+        indexes = [models.Index(fields=["campaign", "hierarchy"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def discount(self) -> dict | None:
+        return (self.action or {}).get("discount")
+
+
+class PromotionStack(TimeStampedModel):
+    """Tiers of one PROMOTION campaign that apply together, in the order of `tier_ids` (hierarchy_mode
+    MANUAL): redeeming `promotion_stack` applies all of its tiers or none of them."""
+
+    public_id = PublicIdField(prefix="stack_")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="promotion_stacks")
+    name = models.CharField(max_length=255)
+    tier_ids = models.JSONField(default=list, blank=True)  # promotion tier public ids, in order
+    hierarchy_mode = models.CharField(max_length=20, default="MANUAL")
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name

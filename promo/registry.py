@@ -68,11 +68,17 @@ class RedeemableHandler(Protocol):
     def campaign(self, obj: Any):
         """The campaign the redeemable belongs to, or None."""
 
+    # Optional: level(obj) -> 0 item-level discount, 1 order-level discount, 2 not a discount (gift card
+    # credits, points). Without it the engine reads obj.discount (see promo.discounts.discount_level).
+
 
 @dataclass
 class Loaded:
     handler: RedeemableHandler
     obj: Any
+    # A group that applies as one (a promotion stack): its members, each (RedeemableRef, Loaded), in order.
+    # The engine makes a candidate per member; they apply all together or not at all.
+    members: list | None = None
 
 
 Loader = Callable[[Any, Any], Loaded]

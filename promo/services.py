@@ -172,8 +172,6 @@ def _order_payload(evaluation: Evaluation, customer) -> dict:
         data["initial_amount"] = ctx.initial_amount
     if ctx.existing_order is None and ctx.order_input.get("source_id"):
         data["source_id"] = ctx.order_input["source_id"]
-    if customer is not None:
-        data["customer"] = {"id": customer.public_id}
     return data
 
 
@@ -183,8 +181,10 @@ def _save_order(evaluation: Evaluation, customer) -> Order | None:
         return None
     data = _order_payload(evaluation, customer)
     if ctx.existing_order is not None:
-        return customer_services.order_update(ctx.existing_order, data, reload=False, catalog=ctx.catalog)
-    order, _created = customer_services.order_create_or_update(data, reload=False, catalog=ctx.catalog)
+        return customer_services.order_update(ctx.existing_order, data, reload=False, catalog=ctx.catalog,
+                                              customer=customer, savepoint=False)
+    order, _created = customer_services.order_create_or_update(data, reload=False, catalog=ctx.catalog,
+                                                               customer=customer, savepoint=False)
     return order
 
 
@@ -201,24 +201,26 @@ def _persist(evaluation: Evaluation, payload: dict) -> dict:
     parent = Redemption.objects.create(public_id=parent_id, result=Redemption.Result.SUCCESS,
                                        status=Redemption.Status.SUCCEEDED, related_object_type="redemption",
                                        related_object_id=parent_id, amount=total, **common)
+    if customer is not None:
+        customer_services.customer_activity_create(customer, "customer.redemption.succeeded", {
+            "redemption_id": parent.public_id, "amount": total,
+            "redeemables": [c.ref.id for c in evaluation.applicable]})
+    # Counters last: a popular code's row stays locked from its UPDATE until COMMIT, so everything
+    # that does not depend on what was taken is written before it, and only the children after.
+    ctx.scratch.update(parent_redemption=parent, order=order)  # handlers' ledgers name what they belong to
     children = []
     for candidate in evaluation.applicable:
         ctx.scratch["redeeming"] = candidate
         taken = candidate.handler.redeem(candidate.obj, ctx, candidate.ref, candidate.applied)
-        described = candidate.handler.describe(candidate.obj)
-        child = Redemption.objects.create(
+        children.append(Redemption(
             parent=parent, result=Redemption.Result.SUCCESS, status=Redemption.Status.SUCCEEDED,
             related_object_type=candidate.ref.object, related_object_id=_object_id(candidate),
             voucher=candidate.obj if isinstance(candidate.obj, Voucher) else None,
             campaign=candidate.handler.campaign(candidate.obj), amount=candidate.applied.amount,
             effect={"kind": candidate.handler.kind, "taken": taken},
             details={"redeemable": presenters.redeemable_json(candidate, ctx, common["request_id"]),
-                     "described": described}, **common)
-        children.append(child)
-    if customer is not None:
-        customer_services.customer_activity_create(customer, "customer.redemption.succeeded", {
-            "redemption_id": parent.public_id, "amount": total,
-            "redeemables": [c.ref.id for c in evaluation.applicable]})
+                     "described": candidate.handler.describe(candidate.obj)}, **common))
+    Redemption.objects.bulk_create(children)
     return presenters.redemption_response(evaluation, parent, children, order, customer)
 
 
@@ -315,6 +317,7 @@ def budget_exhausted(scope: str, condition: str, limit: int) -> None:
     """A campaign (or voucher) budget was used up by the redemption in progress: disable it in the same
     transaction and record why. A later rollback gives the budget back but does not re-enable it: a
     person decides that."""
+    from distribution.services import emit  # webhooks; sent only if the redemption commits
     from promo.models import Campaign, CampaignEvent
 
     kind, _, public_id = scope.partition(":")
@@ -323,10 +326,16 @@ def budget_exhausted(scope: str, condition: str, limit: int) -> None:
         if campaign is not None and Campaign.objects.filter(pk=campaign.pk, active=True).update(active=False):
             CampaignEvent.objects.create(campaign=campaign, type="campaign.budget_exhausted",
                                          data={"condition": condition, "limit": limit, "disabled": True})
+            emit("campaign.budget_exhausted", {"condition": condition, "limit": limit, "disabled": True},
+                 campaign=campaign)
     elif kind == "voucher":
-        voucher = Voucher.objects.filter(public_id=public_id).first()
+        voucher = Voucher.objects.filter(public_id=public_id).select_related("campaign").first()
         if voucher is not None and Voucher.objects.filter(pk=voucher.pk, active=True).update(active=False) \
                 and voucher.campaign_id:
             CampaignEvent.objects.create(campaign_id=voucher.campaign_id, type="voucher.budget_exhausted",
                                          data={"code": voucher.code, "condition": condition, "limit": limit,
                                                "disabled": True})
+            emit("voucher.budget_exhausted", {"voucher": {"id": voucher.public_id, "code": voucher.code,
+                                                          "object": "voucher"},
+                                              "condition": condition, "limit": limit, "disabled": True},
+                 campaign=voucher.campaign)

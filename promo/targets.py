@@ -29,6 +29,11 @@ def _matches(entry: dict, ctx) -> set[int]:
     return lines
 
 
+def matching_lines(entry: dict, ctx) -> set[int]:
+    """Indexes of the order lines an {object: product|sku|products_collection, id} entry names."""
+    return _matches(entry, ctx)
+
+
 def _shown(entry: dict) -> dict:
     shown = {k: v for k, v in entry.items() if v is not None and k in {
         "object", "id", "source_id", "product_id", "product_source_id", "strict", "price", "effect",

@@ -62,6 +62,8 @@ def check_validity(*, start_date, expiration_date, timeframe, days_of_week, hour
     if expiration_date and now > expiration_date:
         raise RedeemableError(f"{subject}_expired", f"{subject.capitalize()} expired",
                               f"{subject.capitalize()} expired at {expiration_date.isoformat()}")
+    if not (days_of_week or hours or timeframe):
+        return
     local = timezone.localtime(now)
     if days_of_week and _weekday(local) not in days_of_week:
         raise RedeemableError(f"{subject}_not_active_now", f"{subject.capitalize()} not active now",

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -61,6 +62,7 @@ INSTALLED_APPS = [
     "rules",
     "segments",
     "promo",
+    "distribution",
     "giftcards",
     "backoffice",
 ]
@@ -74,6 +76,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "core.middleware.ActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -136,6 +139,27 @@ try:
 except json.JSONDecodeError as exc:
     raise ImproperlyConfigured(f"STACKING_RULES is not valid JSON: {exc}")
 
+# Qualifications read promotion tiers, stacks and their rules through a per-process cache refreshed at
+# least this often (seconds; 0: no cache). Tier and stack edits through the API refresh it at once.
+QUALIFICATIONS_CACHE_SECONDS = env_int("QUALIFICATIONS_CACHE_SECONDS", 5)
+
+# Back office: roles, object permissions and approvals (docs/backoffice.md, docs/configuration.md).
+# Members of these roles see only the campaigns granted to them (categories or single campaigns).
+BACKOFFICE_SCOPED_ROLES = env_list("BACKOFFICE_SCOPED_ROLES", "Partner")
+# A Junior Marketer's cap: above it (or without a budget when one is required) a campaign waits for approval.
+JUNIOR_MARKETER_MAX_PERCENT = env_int("JUNIOR_MARKETER_MAX_PERCENT", 30)
+JUNIOR_MARKETER_MAX_AMOUNT = env_int("JUNIOR_MARKETER_MAX_AMOUNT", 0)  # minor units; 0 = no amount cap
+JUNIOR_MARKETER_REQUIRES_BUDGET = env_bool("JUNIOR_MARKETER_REQUIRES_BUDGET", True)
+# Every campaign a Junior Marketer creates waits for approval (off: only those above the cap).
+JUNIOR_MARKETER_ALWAYS_NEEDS_APPROVAL = env_bool("JUNIOR_MARKETER_ALWAYS_NEEDS_APPROVAL", True)
+# Thresholds for everyone else (0 / off = none): above them a new campaign waits for approval too.
+APPROVAL_PERCENT_OFF_ABOVE = env_int("APPROVAL_PERCENT_OFF_ABOVE", 0)
+APPROVAL_AMOUNT_OFF_ABOVE = env_int("APPROVAL_AMOUNT_OFF_ABOVE", 0)
+APPROVAL_WITHOUT_BUDGET = env_bool("APPROVAL_WITHOUT_BUDGET", False)
+# Customer service: the largest "sorry" coupon an agent may issue.
+CS_SORRY_COUPON_MAX_AMOUNT = env_int("CS_SORRY_COUPON_MAX_AMOUNT", 2000)  # minor units
+CS_SORRY_COUPON_MAX_PERCENT = env_int("CS_SORRY_COUPON_MAX_PERCENT", 20)
+
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
@@ -185,6 +209,31 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Scheduled jobs; django_celery_beat copies these into its tables when beat starts (editable in the admin).
+CELERY_BEAT_SCHEDULE = {
+    "giftcards-expire-temporary-credit": {"task": "giftcards.expire_credits", "schedule": 300.0},
+    "giftcards-birthday-cards": {"task": "giftcards.issue_birthday_cards",
+                                 "schedule": crontab(hour=env_int("GIFTCARD_BIRTHDAY_HOUR", 6), minute=0)},
+}
+# Synced into django-celery-beat's tables by its scheduler when beat starts (editable in the admin).
+CELERY_BEAT_SCHEDULE = {
+    # Segments whose filter moves with the clock ("ordered in the last 14 days") are recomputed.
+    "segments-recompute-scheduled": {
+        "task": "segments.recompute_scheduled",
+        "schedule": env_int("SEGMENTS_RECOMPUTE_EVERY_SECONDS", 3600),
+    },
+}
+
+# Webhooks (docs/webhooks.md): a failed delivery is retried by this beat task with exponential backoff
+# (1 min, 5 min, 30 min, 2 h, 6 h) until WEBHOOK_MAX_ATTEMPTS attempts in all.
+CELERY_BEAT_SCHEDULE["distribution-retry-webhooks"] = {
+    "task": "distribution.retry_due_deliveries",
+    "schedule": float(env_int("WEBHOOK_RETRY_SCAN_SECONDS", 30)),
+}
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5)
+# Plain-http endpoints on localhost (a receiver on the developer's machine, tests); https is required otherwise.
+WEBHOOK_ALLOW_HTTP_LOCALHOST = env_bool("WEBHOOK_ALLOW_HTTP_LOCALHOST", DEBUG)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

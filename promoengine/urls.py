@@ -10,6 +10,7 @@ v1 = [
     path("", include("customers.api.urls")),
     path("", include("catalog.api.urls")),
     path("", include("promo.api.urls")),
+    path("", include("distribution.api.urls")),
     path("", include("rules.api.urls")),
     path("", include("segments.api.urls")),
     path("", include("giftcards.api.urls")),
@@ -21,6 +22,8 @@ urlpatterns = [
     re_path(r"^v1(/.*)?$", ApiNotFoundView.as_view()),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("backoffice/gift-cards/", include("giftcards.urls")),
+    path("backoffice/", include("backoffice.urls")),
     path("admin/", admin.site.urls),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from core.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin
 from core.errors import ApiError
 from rules import services
 from rules.models import LimitCounter, ValidationRule, ValidationRuleAssignment
@@ -69,7 +70,7 @@ class AssignmentInline(admin.TabularInline):
 
 
 @admin.register(ValidationRule)
-class ValidationRuleAdmin(admin.ModelAdmin):
+class ValidationRuleAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = ValidationRuleForm
     inlines = [AssignmentInline]
     list_display = ["name", "public_id", "type", "context_type", "created_at", "updated_at"]
@@ -94,18 +95,9 @@ class ValidationRuleAssignmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(LimitCounter)
-class LimitCounterAdmin(admin.ModelAdmin):
+class LimitCounterAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: counters move only through one conditional UPDATE in rules.counters."""
 
     list_display = ["key", "used", "limit", "updated_at"]
     search_fields = ["key"]
     readonly_fields = ["key", "used", "limit", "updated_at"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -149,6 +149,18 @@ class CustomerOrdersCount(CustomerCondition):
 
 
 @register
+class CustomerOrdersAverageAmount(CustomerCondition):
+    """Average order value (PAID and FULFILLED orders), minor units rounded down; 0 without orders."""
+
+    name = "customer.orders.average_amount"
+
+    def value(self, ctx, rule, scope):
+        if ctx.customer is None or not ctx.customer.orders_total_count:
+            return 0
+        return ctx.customer.orders_total_amount // ctx.customer.orders_total_count
+
+
+@register
 class CustomerLastOrderDate(CustomerCondition):
     name = "customer.last_order_date"
 
@@ -253,6 +265,9 @@ class _ItemsCondition(OrderCondition):
 
     The value is the list of named references when the condition holds (any / every / none of the items
     match one of them) and [] when it does not, so `$is` / `$in` test it and `$is_not` / `$not_in` negate it.
+    With nested `rules` (item sub-rules, see ItemCondition), a line counts as matching only if it is one
+    of the references AND passes the sub-rules: "at least 2 units of product X", "an item of collection C
+    priced 10.00 or more", "items of C worth 50.00 together".
     """
 
     def value(self, ctx, rule, scope):
@@ -260,6 +275,8 @@ class _ItemsCondition(OrderCondition):
                     (values if isinstance(values, list) else [values])]
         refs = [r for r in map(_ref, expected) if r]
         matches = _item_matches(ctx, refs)
+        if _numbered(rule.get("rules")):  # item sub-rules: quantity, price, amount of the matched items
+            matches = _item_rules_matches(ctx, matches, rule["rules"])
         return expected if self.holds(matches) else []
 
     def holds(self, matches: list[bool]) -> bool:
@@ -272,7 +289,8 @@ def _item_matches(ctx, refs: list[str]) -> list[bool]:
     from catalog.selectors import collections_contain_many
 
     wanted = set(refs)
-    collections = list(ProductCollection.objects.filter(public_id__in=[r for r in refs if r.startswith("pc_")]))
+    collection_refs = [r for r in refs if r.startswith("pc_")]  # no query (or query compile) without any
+    collections = list(ProductCollection.objects.filter(public_id__in=collection_refs)) if collection_refs else []
     pairs = [(info.product.pk if info.product else None, info.sku.pk if info.sku else None) for info in ctx.items]
     inside = collections_contain_many(collections, pairs) if collections else {}
     matches = []
@@ -309,6 +327,128 @@ class OrderItemsNone(_ItemsCondition):
 
     def holds(self, matches):
         return not any(matches)
+
+
+# ---------------------------------------------------------------- item sub-rules
+
+def _numbered(rules) -> dict:
+    if not isinstance(rules, dict):
+        return {}
+    return {k: v for k, v in rules.items() if isinstance(k, str) and k.isdigit() and isinstance(v, dict)}
+
+
+def _order_lines(ctx) -> list:
+    """(Line, ItemInfo) of each order line as sent (lines added by UNIT discounts have no ItemInfo)."""
+    return list(zip(ctx.state.lines, ctx.items, strict=False))
+
+
+class ItemCondition(Condition):
+    """A condition on order items, used as a sub-rule of order.items.any / every / none: per matched line
+    (quantity, price, amount, metadata) or aggregated over all the matched lines (aggregated_quantity,
+    aggregated_amount). Used on its own, the whole order is the matched group and a per-line condition
+    holds when some line passes (its value is then the first line's value that passes)."""
+
+    error_key = "order_rules_violated"
+    aggregated = False
+
+    def item_value(self, line, info, matched: list, rule: dict):
+        raise NotImplementedError  # each registered subclass reads its own value
+
+    def value(self, ctx, rule, scope):
+        lines = _order_lines(ctx)
+        if self.aggregated:
+            return self.item_value(None, None, lines, rule)
+        values = [self.item_value(line, info, lines, rule) for line, info in lines]
+        return _first_passing(values, rule.get("conditions") or {}, every=False)
+
+
+def _passes(actual, conditions: dict) -> bool:
+    from rules.operators import apply_operator
+
+    try:
+        return all(apply_operator(op, actual, expected) for op, expected in conditions.items())
+    except KeyError:  # an unknown operator never passes
+        return False
+
+
+def _first_passing(values: list, conditions: dict, *, every: bool):
+    """One value standing for a list, so that the evaluator's operators decide "any" / "every": the first
+    value that passes (any) or fails (every), else the first value; None for no value at all."""
+    for value in values:
+        if _passes(value, conditions) != every:
+            return value
+    return values[0] if values else None
+
+
+def _item_rules_matches(ctx, matches: list[bool], rules: dict) -> list[bool]:
+    """Which lines match the references and pass the sub-rules; aggregated sub-rules see every line that
+    matches the references."""
+    from rules import logic
+
+    numbered = _numbered(rules)
+    lines = _order_lines(ctx)
+    matched = [pair for pair, hit in zip(lines, matches, strict=False) if hit]
+    try:
+        tree = logic.parse(rules.get("logic") or logic.default_logic(list(numbered)))
+    except logic.LogicError:
+        return [False] * len(matches)
+
+    def line_passes(line, info) -> bool:
+        def value_of(number: str) -> bool:
+            definition = numbered.get(number)
+            condition = CONDITIONS.get((definition or {}).get("name"))
+            if not isinstance(condition, ItemCondition):
+                return False  # not an item condition: the sub-rule cannot pass
+            actual = condition.item_value(line, info, matched, definition)
+            return _passes(actual, definition.get("conditions") or {})
+
+        try:
+            return logic.evaluate(tree, value_of)
+        except logic.LogicError:
+            return False
+
+    return [hit and index < len(lines) and line_passes(*lines[index]) for index, hit in enumerate(matches)]
+
+
+def _item(name: str, read, *, aggregated: bool = False, needs_property: bool = False, doc: str = ""):
+    attrs = {"name": name, "aggregated": aggregated, "needs_property": needs_property, "__doc__": doc,
+             "item_value": lambda self, line, info, matched, rule: read(line, info, matched, rule)}
+    return register(type(name.replace(".", "_"), (ItemCondition,), attrs))
+
+
+_item("order.items.quantity", lambda line, info, matched, rule: line.quantity, doc="units of the line")
+_item("order.items.price", lambda line, info, matched, rule: line.price, doc="unit price of the line")
+_item("order.items.amount", lambda line, info, matched, rule: line.amount, doc="line amount (price x quantity)")
+_item("order.items.subtotal_amount", lambda line, info, matched, rule: line.subtotal,
+      doc="line amount less the item discounts applied so far in this request")
+_item("order.items.metadata", lambda line, info, matched, rule: (info.metadata or {}).get(rule.get("property")),
+      needs_property=True, doc="the line's metadata[property]")
+_item("order.items.aggregated_quantity", lambda line, info, matched, rule: sum(pair[0].quantity for pair in matched),
+      aggregated=True, doc="units of all the matched lines together")
+_item("order.items.aggregated_amount", lambda line, info, matched, rule: sum(pair[0].amount for pair in matched),
+      aggregated=True, doc="amount of all the matched lines together")
+
+
+@register
+class OrderItemsPriceAny(OrderCondition):
+    """Voucherify's `order.items.price_any`: the price of some item (e.g. `$more_than_or_equal: [150000]`)."""
+
+    name = "order.items.price_any"
+
+    def value(self, ctx, rule, scope):
+        return _first_passing([line.price for line, _info in _order_lines(ctx)], rule.get("conditions") or {},
+                              every=False)
+
+
+@register
+class OrderItemsPriceEach(OrderCondition):
+    """`order.items.price_each`: the price of every item (the value shown is the first price that fails)."""
+
+    name = "order.items.price_each"
+
+    def value(self, ctx, rule, scope):
+        return _first_passing([line.price for line, _info in _order_lines(ctx)], rule.get("conditions") or {},
+                              every=True)
 
 
 # ---------------------------------------------------------------- purchase history and custom events

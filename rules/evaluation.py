@@ -78,6 +78,9 @@ def _evaluate_numbered(number: str, definition: dict, ctx, scope: str, uses: lis
     if condition is None:
         return ConditionResult(number, name, prop, conditions, None, False, "redemption_rules_violated",
                                "this condition is not supported, so the rule cannot pass")
+    ignored = ctx.scratch.get("ignored_conditions")  # condition classes a caller does not check (qualifications)
+    if ignored and isinstance(condition, ignored):
+        return ConditionResult(number, name, prop, conditions, None, True, condition.error_key, "not checked here")
     actual = condition.value(ctx, definition, scope)
     passed = True
     for operator, expected in conditions.items():

@@ -8,6 +8,7 @@ rule stored here can always be evaluated. Errors name the bad part, e.g. `rules.
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from core import audit
 from core.errors import DuplicateFound, InvalidPayload, NotFound
 from promo.models import Campaign, Voucher
 from rules import logic
@@ -254,20 +255,24 @@ def rule_create(data: dict) -> ValidationRule:
     rule = ValidationRule()
     _apply(rule, data)
     rule.save()
+    audit.record_create(rule)
     return rule
 
 
 @transaction.atomic
 def rule_update(rule: ValidationRule, data: dict) -> ValidationRule:
     rule = ValidationRule.objects.select_for_update().get(pk=rule.pk)
+    before = audit.snapshot(rule)
     _apply(rule, data)
     rule.save()
+    audit.record(audit.Action.UPDATE, rule, before=before, after=audit.snapshot(rule))
     return rule
 
 
 @transaction.atomic
 def rule_delete(rule: ValidationRule) -> None:
     """Deletes the rule and its assignments: the incentives it was assigned to no longer check it."""
+    audit.record_delete(rule)
     rule.delete()
 
 
@@ -304,8 +309,10 @@ def assignment_create(rule: ValidationRule, object_type, object_id) -> Validatio
         raise duplicate
     try:
         with transaction.atomic():
-            return ValidationRuleAssignment.objects.create(rule=rule, related_object_type=object_type,
-                                                           related_object_id=object_id)
+            assignment = ValidationRuleAssignment.objects.create(rule=rule, related_object_type=object_type,
+                                                                 related_object_id=object_id)
+            audit.record(audit.Action.UPDATE, rule, changes={"assignments": [None, f"+{object_type} {object_id}"]})
+            return assignment
     except IntegrityError:  # a concurrent request assigned it first
         raise duplicate
 
@@ -315,3 +322,4 @@ def assignment_delete(rule: ValidationRule, assignment_id: str) -> None:
     deleted, _ = ValidationRuleAssignment.objects.filter(rule=rule, public_id=assignment_id).delete()
     if not deleted:
         raise NotFound.for_object("validation rule assignment", assignment_id)
+    audit.record(audit.Action.UPDATE, rule, changes={"assignments": [f"-{assignment_id}", None]})

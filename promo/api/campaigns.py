@@ -25,7 +25,8 @@ from core.api.fields import LooseDictField, StrictIntegerField
 from core.api.pagination import LIST_PARAMETERS, int_param, paginate
 from core.auth import IsApiClientOrStaff
 from core.errors import InvalidPayload
-from promo import assets, codes
+from core.permissions import require
+from promo import assets, codes, promotions
 from promo import campaign_selectors as selectors
 from promo import campaigns as services
 from promo.models import Campaign, Category, Voucher
@@ -105,9 +106,16 @@ class ValiditySerializer(serializers.Serializer):
     validity_hours = _opt(HoursSerializer)
 
 
+class GiftValueSerializer(serializers.Serializer):
+    amount = _opt(StrictIntegerField, help_text="Credit of a gift card, minor units.")
+    effect = _opt(serializers.ChoiceField, choices=["APPLY_TO_ORDER", "APPLY_TO_ITEMS"])
+    sold_price = _opt(StrictIntegerField, help_text="What the buyer paid, when below face value (project extension).")
+
+
 class VoucherTemplateSerializer(ValiditySerializer):
-    type = _opt(serializers.ChoiceField, choices=["DISCOUNT_VOUCHER"])
+    type = _opt(serializers.ChoiceField, choices=["DISCOUNT_VOUCHER", "GIFT_VOUCHER"])
     discount = _opt(DiscountSerializer)
+    gift = _opt(GiftValueSerializer, help_text="GIFT_VOUCHERS campaigns: the value of each card.")
     redemption = _opt(RedemptionLimitSerializer)
     code_config = _opt(CodeConfigSerializer)
     is_referral_code = _opt(serializers.BooleanField)
@@ -132,6 +140,9 @@ class CampaignWriteSerializer(ValiditySerializer):
     vouchers_count = _opt(StrictIntegerField, max_value=codes.MAX_CODES_PER_REQUEST,
                           help_text="Codes to generate (asynchronously) once the campaign exists.")
     validation_rules = _opt(serializers.ListField, child=serializers.CharField(), max_length=30)
+    promotion = _opt(LooseDictField, help_text="PROMOTION campaigns: {tiers: [...]} (see /v1/promotions).")
+    exclusive = _opt(serializers.BooleanField, help_text="Project extension: its redeemables apply alone "
+                                                         "(docs/promotions.md).")
 
 
 class CampaignUpdateSerializer(ValiditySerializer):
@@ -145,6 +156,7 @@ class CampaignUpdateSerializer(ValiditySerializer):
     unset_metadata_fields = _opt(serializers.ListField, child=serializers.CharField())
     discount = _opt(DiscountSerializer, help_text="Replaces the discount of the template and of every code.")
     validation_rules = _opt(serializers.ListField, child=serializers.CharField(), max_length=30)
+    exclusive = _opt(serializers.BooleanField, help_text="Project extension: its redeemables apply alone.")
 
 
 class VoucherAddSerializer(serializers.Serializer):
@@ -171,6 +183,7 @@ class VoucherWriteSerializer(ValiditySerializer):
     category_id = _opt(serializers.CharField, allow_blank=True)
     type = _opt(serializers.ChoiceField, choices=Voucher.Type.values)
     discount = _opt(DiscountSerializer)
+    gift = _opt(GiftValueSerializer, help_text="A gift card's value (type GIFT_VOUCHER).")
     active = _opt(serializers.BooleanField)
     additional_info = _opt(serializers.CharField, allow_blank=True, max_length=services.MAX_TEXT)
     metadata = _opt(LooseDictField)
@@ -262,7 +275,7 @@ class AssignmentsField(serializers.Field):
         return _assignments_list(rows)
 
 
-NOT_NULL_KEYS = ("validity_timeframe", "validity_day_of_week", "validity_hours", "discount")
+NOT_NULL_KEYS = ("validity_timeframe", "validity_day_of_week", "validity_hours", "discount", "promotion")
 
 
 def _drop_missing(data: dict) -> dict:
@@ -415,7 +428,10 @@ class CampaignSerializer(serializers.Serializer):
     vouchers_count = serializers.SerializerMethodField()
     start_date = serializers.DateTimeField(allow_null=True)
     expiration_date = serializers.DateTimeField(allow_null=True)
-    active = serializers.BooleanField()
+    active = serializers.SerializerMethodField(help_text="Enabled and approved: its codes may redeem.")
+    approval_status = serializers.ChoiceField(choices=Campaign.Approval.values, read_only=True,
+                                              help_text="Project extension: PENDING campaigns wait for a "
+                                                        "Marketer or Admin to approve them (docs/backoffice.md).")
     metadata = serializers.JSONField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -427,9 +443,18 @@ class CampaignSerializer(serializers.Serializer):
     protected = serializers.SerializerMethodField()
     object = serializers.SerializerMethodField()
     validation_rules_assignments = AssignmentsField("campaign")
+    exclusive = serializers.BooleanField(help_text="Project extension: its redeemables apply alone.")
+    promotion = serializers.SerializerMethodField()
 
     def to_representation(self, instance):
         return _drop_missing(super().to_representation(instance))
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_promotion(self, obj):
+        """PROMOTION campaigns: their tiers (Voucherify's PromotionTiersList)."""
+        if obj.campaign_type != Campaign.CampaignType.PROMOTION:
+            return None
+        return promotions.tiers_list_json(list(promotions.tier_list(campaign=obj)), data_ref="tiers")
 
     @extend_schema_field(inline_serializer("CampaignVoucherTemplate", {
         "type": serializers.CharField(), "discount": DiscountSerializer(),
@@ -440,6 +465,9 @@ class CampaignSerializer(serializers.Serializer):
 
     def get_use_voucher_metadata_schema(self, obj) -> bool:
         return False
+
+    def get_active(self, obj) -> bool:
+        return obj.is_live
 
     def get_vouchers_count(self, obj) -> int:
         total = getattr(obj, "vouchers_total", None)
@@ -536,6 +564,7 @@ class CategoryListView(APIView):
     @extend_schema(tags=CATEGORIES_TAG, summary="Create a category", operation_id="create-category",
                    request=CategoryWriteSerializer, responses={201: CategorySerializer})
     def post(self, request):
+        require(request.user, "promo.add_category")
         category = services.category_create(_gate(CategoryWriteSerializer, request))
         return Response(CategorySerializer(category).data, status=201)
 
@@ -549,6 +578,7 @@ class CategoryDetailView(APIView):
     @extend_schema(tags=CATEGORIES_TAG, summary="Update a category", operation_id="update-category",
                    request=CategoryWriteSerializer, responses=CategorySerializer)
     def put(self, request, category_id: str):
+        require(request.user, "promo.change_category")
         category = selectors.category_get(category_id)
         updated = services.category_update(category, _gate(CategoryWriteSerializer, request))
         return Response(CategorySerializer(updated).data)
@@ -556,6 +586,7 @@ class CategoryDetailView(APIView):
     @extend_schema(tags=CATEGORIES_TAG, summary="Delete a category", operation_id="delete-category",
                    responses={204: None})
     def delete(self, request, category_id: str):
+        require(request.user, "promo.delete_category")
         services.category_delete(selectors.category_get(category_id))
         return Response(status=204)
 
@@ -595,6 +626,7 @@ class CampaignListView(APIView):
                                "by an async action (the code space must hold a billion codes per code).",
                    request=CampaignWriteSerializer, responses={201: CampaignSerializer})
     def post(self, request):
+        require(request.user, "promo.add_campaign")
         data = _gate(CampaignWriteSerializer, request)
         campaign = services.campaign_create(data, api_key=request.auth, user=request.user)
         return _campaign_response(selectors.campaign_get(campaign.public_id), 201)
@@ -669,6 +701,7 @@ class CampaignVouchersView(APIView):
                    parameters=[OpenApiParameter("vouchers_count", OpenApiTypes.INT)],
                    request=VoucherAddSerializer, responses={201: VoucherSerializer, 202: ASYNC_ACTION_RESPONSE})
     def post(self, request, campaign_id: str):
+        require(request.user, "promo.add_voucher")
         count = int_param(request, "vouchers_count", 1, 1, codes.MAX_CODES_PER_REQUEST)
         campaign = selectors.campaign_get(campaign_id)
         data = _gate(VoucherAddSerializer, request)
@@ -683,6 +716,7 @@ class CampaignVoucherCodeView(APIView):
                    operation_id="add-voucher-with-specific-code-to-campaign",
                    request=VoucherAddSerializer, responses={201: VoucherSerializer})
     def post(self, request, campaign_id: str, code: str):
+        require(request.user, "promo.add_voucher")
         campaign = selectors.campaign_get(campaign_id)
         data = _gate(VoucherAddSerializer, request)
         return _voucher_response(services.voucher_create({**data, "code": None}, code=code, campaign=campaign), 201)
@@ -700,6 +734,7 @@ class CampaignImportCsvView(APIView):
                                "keys. Rows take the campaign's template for what they leave out.",
                    responses={202: ASYNC_ACTION_RESPONSE})
     def post(self, request, campaign_id: str):
+        require(request.user, "promo.add_voucher")
         campaign = selectors.campaign_get(campaign_id)
         content = _uploaded_csv(request)
         return _accepted(services.vouchers_import_csv_start(content, campaign=campaign, api_key=request.auth,
@@ -767,6 +802,7 @@ class VoucherListView(APIView):
                    operation_id="generate-random-code", request=VoucherWriteSerializer,
                    responses={201: VoucherSerializer})
     def post(self, request):
+        require(request.user, "promo.add_voucher")
         return _voucher_response(services.voucher_create(_gate(VoucherWriteSerializer, request)), 201)
 
 
@@ -779,6 +815,7 @@ class VoucherDetailView(APIView):
     @extend_schema(tags=VOUCHERS_TAG, summary="Create a voucher with this code", operation_id="create-voucher",
                    request=VoucherWriteSerializer, responses={201: VoucherSerializer})
     def post(self, request, code: str):
+        require(request.user, "promo.add_voucher")
         data = _gate(VoucherWriteSerializer, request)
         return _voucher_response(services.voucher_create({**data, "code": None}, code=code), 201)
 
@@ -825,6 +862,7 @@ class VouchersImportCsvView(APIView):
                                "(discount_type and discount_value).",
                    responses={202: ASYNC_ACTION_RESPONSE})
     def post(self, request):
+        require(request.user, "promo.add_voucher")
         content = _uploaded_csv(request)
         return _accepted(services.vouchers_import_csv_start(content, api_key=request.auth, user=request.user))
 
@@ -838,6 +876,7 @@ class VouchersBulkUpdateView(APIView):
     def post(self, request):
         if not isinstance(request.data, list):
             raise InvalidPayload("The body must be a JSON array of {code, metadata}")
+        require(request.user, "promo.change_voucher")
         BulkItemSerializer(data=request.data, many=True).is_valid(raise_exception=True)
         return _accepted(services.vouchers_bulk_update_start(request.data, api_key=request.auth,
                                                              user=request.user))
@@ -848,6 +887,7 @@ class VouchersMetadataUpdateView(APIView):
                    operation_id="update-vouchers-metadata-in-bulk", request=MetadataBulkSerializer,
                    responses={202: ASYNC_ACTION_RESPONSE})
     def post(self, request):
+        require(request.user, "promo.change_voucher")
         data = _gate(MetadataBulkSerializer, request)
         return _accepted(services.vouchers_metadata_update_start(data.get("codes"), data.get("metadata"),
                                                                  api_key=request.auth, user=request.user))

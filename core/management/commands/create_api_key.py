@@ -1,6 +1,7 @@
 import json
 
-from django.core.management.base import BaseCommand
+from django.apps import apps
+from django.core.management.base import BaseCommand, CommandError
 
 from core import services
 from core.models import ApiKey
@@ -13,9 +14,18 @@ class Command(BaseCommand):
         parser.add_argument("name")
         parser.add_argument("--scope", choices=[c.value for c in ApiKey.Scope], default=ApiKey.Scope.MANAGEMENT)
         parser.add_argument("--json", action="store_true", help='Print {"app_id": ..., "app_token": ...}.')
+        parser.add_argument("--category", action="append", default=[],
+                            help="Limit the key to this campaign category (id or name); repeat for several.")
 
     def handle(self, *args, name, scope, **options):
-        issued = services.api_key_create(name=name, scope=scope)
+        Category = apps.get_model("promo", "Category")
+        categories = []
+        for ref in options["category"]:
+            found = Category.objects.filter(public_id=ref).first() or Category.objects.filter(name=ref).first()
+            if found is None:
+                raise CommandError(f"No category {ref!r}")
+            categories.append(found)
+        issued = services.api_key_create(name=name, scope=scope, categories=categories)
         if options["json"]:
             self.stdout.write(json_dumps({"app_id": issued.app_id, "app_token": issued.app_token}))
         else:

@@ -1,0 +1,137 @@
+"""Reads for the back-office pages: the customer-service console (search, one customer's history).
+
+Every queryset passes through core.permissions.restrict() with the staff user: codes and redemptions of
+campaigns outside their categories are not shown. Gift cards, segments and activity are read through their
+apps when those are installed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.apps import apps
+from django.db.models import Q, QuerySet
+
+from core.permissions import restrict
+from customers.models import Customer, CustomerActivity, Order
+from promo.models import Redemption, Voucher
+
+SEARCH_LIMIT = 50
+HISTORY_LIMIT = 50
+
+
+def _usable(term) -> bool:
+    return isinstance(term, str) and bool(term.strip()) and "\x00" not in term
+
+
+def customer_search(term: str, actor, limit: int = SEARCH_LIMIT) -> QuerySet[Customer]:
+    """Live customers matching `term`: an exact id (public id, source id), an e-mail, a phone number, or
+    part of a name or e-mail. Exact matches come first."""
+    rows = restrict(Customer.objects.filter(deleted_at__isnull=True), actor, "view")
+    if not _usable(term):
+        return rows.none()
+    term = term.strip()[:255]
+    digits = "".join(ch for ch in term if ch.isdigit() or ch == "+")
+    match = (Q(public_id=term) | Q(source_id=term) | Q(email__iexact=term) | Q(phone=term)
+             | Q(name__icontains=term) | Q(email__icontains=term))
+    if len(digits) >= 6:
+        match |= Q(phone__contains=digits.lstrip("+")[-9:])
+    return rows.filter(match).order_by("name", "email", "id")[:limit]
+
+
+def customer_for_console(ref: str, actor) -> Customer | None:
+    if not _usable(ref):
+        return None
+    rows = restrict(Customer.objects.filter(deleted_at__isnull=True), actor, "view")
+    return rows.filter(Q(public_id=ref) | Q(source_id=ref)).first()
+
+
+@dataclass
+class CustomerOverview:
+    customer: Customer
+    orders: list = field(default_factory=list)
+    redemptions: list = field(default_factory=list)
+    failed_count: int = 0
+    vouchers: list = field(default_factory=list)
+    gift_cards: list = field(default_factory=list)
+    gift_cards_available: bool = False
+    segments: list = field(default_factory=list)
+    segments_available: bool = False
+    activity: list = field(default_factory=list)
+
+
+def customer_vouchers(customer: Customer, actor) -> QuerySet[Voucher]:
+    """Discount codes (not gift cards) the customer holds, newest first."""
+    rows = Voucher.objects.filter(holder=customer).exclude(type=Voucher.Type.GIFT_VOUCHER)
+    return restrict(rows, actor, "view").select_related("campaign").order_by("-created_at", "-id")
+
+
+def customer_redemptions(customer: Customer, actor) -> QuerySet[Redemption]:
+    """The customer's redemption attempts, one row per redeemable (stacked parents left out), newest first."""
+    rows = Redemption.objects.filter(customer=customer).exclude(related_object_type="redemption")
+    return (restrict(rows, actor, "view").select_related("voucher", "campaign", "order")
+            .order_by("-created_at", "-id"))
+
+
+def customer_gift_cards(customer: Customer, actor) -> list:
+    if not apps.is_installed("giftcards"):
+        return []
+    GiftCard = apps.get_model("giftcards", "GiftCard")
+    vouchers = restrict(Voucher.objects.filter(holder=customer, type=Voucher.Type.GIFT_VOUCHER), actor, "view")
+    return list(GiftCard.objects.filter(voucher__in=vouchers).select_related("voucher", "voucher__campaign")
+                .order_by("-created_at"))
+
+
+def customer_segments(customer: Customer) -> list:
+    if not apps.is_installed("segments"):
+        return []
+    from segments import selectors as segment_selectors
+
+    return list(segment_selectors.customer_segments(customer))
+
+
+def customer_overview(customer: Customer, actor, limit: int = HISTORY_LIMIT) -> CustomerOverview:
+    redemptions = customer_redemptions(customer, actor)
+    return CustomerOverview(
+        customer=customer,
+        orders=list(Order.objects.filter(customer=customer).order_by("-created_at", "-id")[:limit]),
+        redemptions=list(redemptions[:limit]),
+        failed_count=redemptions.filter(result=Redemption.Result.FAILURE).count(),
+        vouchers=list(customer_vouchers(customer, actor)[:limit]),
+        gift_cards=customer_gift_cards(customer, actor),
+        gift_cards_available=apps.is_installed("giftcards"),
+        segments=customer_segments(customer),
+        segments_available=apps.is_installed("segments"),
+        activity=list(CustomerActivity.objects.filter(customer=customer).order_by("-created_at", "-id")[:limit]),
+    )
+
+
+def voucher_of_customer(customer: Customer, code: str, actor) -> Voucher | None:
+    if not _usable(code):
+        return None
+    return customer_vouchers(customer, actor).filter(code=code).first()
+
+
+def explain_validation(answer: dict) -> dict:
+    """A validation response (promo.services.validate) as the console shows it: per code, applicable or not,
+    the error key and message, and the failed rule and conditions one per line (rules.evaluation explains
+    them as "Validation rule 'NAME' (val_..) failed: rule 1: order.amount {...} (actual: ...); rule 2: ...")."""
+    rows = []
+    for redeemable in answer.get("redeemables") or []:
+        result = redeemable.get("result") or {}
+        error = result.get("error") or {}
+        details = error.get("details") or ""
+        rule, _sep, conditions = details.partition(" failed: ") if isinstance(details, str) else ("", "", "")
+        order = redeemable.get("order") or {}
+        rows.append({
+            "id": redeemable.get("id"), "status": redeemable.get("status"),
+            "key": error.get("key") or (result.get("details") or {}).get("key", ""),
+            "message": error.get("message") or (result.get("details") or {}).get("message", ""),
+            "details": details if isinstance(details, str) else str(details),
+            "rule": rule if conditions else "",
+            "conditions": [part for part in conditions.split("; ") if part] if conditions else [],
+            "discount": order.get("total_applied_discount_amount", order.get("total_discount_amount")),
+        })
+    order = answer.get("order") or {}
+    return {"valid": bool(answer.get("valid")), "rows": rows, "error": "",
+            "discount": order.get("total_discount_amount"), "total": order.get("total_amount")}

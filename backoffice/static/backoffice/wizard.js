@@ -1,0 +1,65 @@
+// Coupon-campaign wizard: live preview (discount on a sample cart, sample codes) and the rule rows.
+(function () {
+  "use strict";
+  const form = document.getElementById("wizard");
+  if (!form) return;
+  const body = document.getElementById("preview-body");
+  const previewButton = document.getElementById("preview-button");
+  const addRule = document.getElementById("add-rule");
+  const rows = Array.from(form.querySelectorAll("[data-rule-row]"));
+
+  function esc(text) {
+    const span = document.createElement("span");
+    span.textContent = String(text);
+    return span.innerHTML;
+  }
+
+  function render(data) {
+    let html = "";
+    if (data.summary) html += '<p class="bo-big">' + esc(data.summary) + "</p>";
+    (data.carts || []).forEach(function (cart) {
+      html += "<p>Cart " + esc(cart.amount_text) + " → <strong>" + esc(cart.discount_text) + " off</strong>, pays " +
+        esc(cart.total_text) + "</p>";
+    });
+    if (data.codes && data.codes.length) {
+      html += "<p>Codes look like:</p><p>" + data.codes.map(function (c) { return "<code>" + esc(c) + "</code>"; }).join("") + "</p>";
+    }
+    if (data.errors && data.errors.length) {
+      html += '<ul class="bo-errors">' + data.errors.map(function (e) { return "<li>" + esc(e) + "</li>"; }).join("") + "</ul>";
+    }
+    body.innerHTML = html || '<p class="bo-empty">Fill in the discount to see what a cart gets.</p>';
+  }
+
+  let timer = null;
+  let sequence = 0;
+  function refresh() {
+    const mine = ++sequence;
+    const data = new FormData(form);
+    fetch(form.dataset.previewUrl, {method: "POST", body: data, credentials: "same-origin",
+                                    headers: {"X-Requested-With": "fetch"}})
+      .then(function (response) { return response.json(); })
+      .then(function (json) { if (mine === sequence) render(json); })
+      .catch(function () {});
+  }
+  function schedule() {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, 300);
+  }
+  form.addEventListener("input", schedule);
+  form.addEventListener("change", schedule);
+  if (previewButton) previewButton.hidden = true;
+  refresh();
+
+  // Rule rows: show the filled ones and one empty row; "Add a condition" shows the next.
+  function filled(row) { return row.querySelector("select").value !== ""; }
+  let shown = Math.max(1, rows.filter(filled).length + (rows.some(filled) ? 0 : 0));
+  rows.forEach(function (row, index) { row.hidden = index >= shown; });
+  function updateAdd() { addRule.hidden = shown >= rows.length; }
+  if (addRule) {
+    updateAdd();
+    addRule.addEventListener("click", function () {
+      if (shown < rows.length) { rows[shown].hidden = false; shown += 1; rows[shown - 1].querySelector("select").focus(); }
+      updateAdd();
+    });
+  }
+})();

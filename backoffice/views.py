@@ -1,0 +1,306 @@
+"""Back-office pages beyond the admin (mounted at /backoffice/): the customer-service console and the
+coupon-campaign wizard. Server-rendered in the admin's look; thin: reads go through backoffice.selectors,
+writes through the apps' services (promo.sorry, promo.campaigns, giftcards.services, backoffice.wizard);
+who may do what is asked of core.permissions."""
+
+from __future__ import annotations
+
+import functools
+
+from django.apps import apps
+from django.contrib import admin, messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from backoffice import forms, selectors, wizard
+from core.errors import ApiError
+from core.models import AsyncAction
+from core.permissions import has_perm, restrict
+from promo import campaign_selectors, sorry
+from promo import services as promo_services
+from promo.api.payload import parse_stacked_request
+from promo.models import Campaign, Category
+
+CONSOLE_PERMISSION = "customers.view_customer"
+WIZARD_PERMISSION = "promo.add_campaign"
+
+
+def requires(perm: str):
+    """Staff login (the admin's login page), then the role permission `perm` (403 without it)."""
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not has_perm(request.user, perm):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return staff_member_required(wrapped)
+
+    return decorator
+
+
+def _page(request, template: str, context: dict, status: int = 200):
+    base = {**admin.site.each_context(request), "is_nav_sidebar_enabled": False,
+            "may_console": has_perm(request.user, CONSOLE_PERMISSION),
+            "may_wizard": has_perm(request.user, WIZARD_PERMISSION)}
+    return render(request, template, {**base, **context}, status=status)
+
+
+def _error(exc: ApiError) -> str:
+    return exc.details if isinstance(exc.details, str) and exc.details else exc.message
+
+
+# ================================================================ customer-service console
+
+def refund_allowed(user) -> bool:
+    """Refunds to gift cards: a role with a giftcards refund permission (Customer Service's `giftcards.refund_*`)
+    or one that may change gift cards."""
+    if not apps.is_installed("giftcards") or not getattr(user, "is_authenticated", False):
+        return False
+    return user.is_superuser or user.has_perm("giftcards.change_giftcard") or any(
+        perm.startswith("giftcards.refund_") for perm in user.get_all_permissions())
+
+
+@requires(CONSOLE_PERMISSION)
+@require_GET
+def console(request):
+    form = forms.SearchForm(request.GET or None)
+    results = None
+    if form.is_valid() and form.cleaned_data["q"]:
+        results = list(selectors.customer_search(form.cleaned_data["q"], request.user))
+        if len(results) == 1:
+            return redirect("backoffice:customer", ref=results[0].public_id)
+    return _page(request, "backoffice/console_search.html", {"title": "Customer service", "form": form,
+                                                              "results": results})
+
+
+def _customer_or_404(request, ref: str):
+    customer = selectors.customer_for_console(ref, request.user)
+    if customer is None:
+        raise Http404("No such customer")
+    return customer
+
+
+def _validation(request, customer) -> tuple[forms.ValidationForm | None, dict | None]:
+    """Re-run a validation of a code for this customer and a cart (GET ?code=&amount=&items=): nothing is
+    redeemed or reserved."""
+    if "code" not in request.GET:
+        return forms.ValidationForm(initial={"amount": "50.00"}), None
+    form = forms.ValidationForm(request.GET)
+    if not form.is_valid():
+        return form, None
+    amount = wizard.to_minor(form.cleaned_data["amount"])
+    items = form.cleaned_data["items"]
+    order = {"amount": amount, **({"items": items} if items else {})}
+    try:
+        payload = parse_stacked_request({"redeemables": [{"object": "voucher", "id": form.cleaned_data["code"]}],
+                                         "customer": {"id": customer.public_id}, "order": order})
+        answer = promo_services.validate(payload)
+    except ApiError as exc:
+        return form, {"valid": False, "rows": [], "error": _error(exc)}
+    return form, selectors.explain_validation(answer)
+
+
+@requires(CONSOLE_PERMISSION)
+@require_GET
+def customer(request, ref: str):
+    found = _customer_or_404(request, ref)
+    overview = selectors.customer_overview(found, request.user)
+    validation_form, validation = _validation(request, found)
+    may_sorry = has_perm(request.user, sorry.PERMISSION)
+    may_refund = refund_allowed(request.user)
+    context = {
+        "title": found.name or found.email or found.public_id, "customer": found, "overview": overview,
+        "validation_form": validation_form, "validation": validation,
+        "may_sorry": may_sorry, "may_refund": may_refund,
+        "may_toggle": has_perm(request.user, "promo.disable_voucher") or has_perm(request.user,
+                                                                                  "promo.change_voucher"),
+        "sorry_caps": sorry.caps(),
+        "sorry_form": forms.SorryCouponForm(campaigns=sorry.sorry_campaigns(request.user)) if may_sorry else None,
+        "refund_form": forms.RefundForm(cards=overview.gift_cards) if may_refund else None,
+    }
+    return _page(request, "backoffice/customer.html", context)
+
+
+def _back(ref: str, anchor: str = ""):
+    return redirect(reverse("backoffice:customer", kwargs={"ref": ref}) + (f"#{anchor}" if anchor else ""))
+
+
+@requires(sorry.PERMISSION)
+@require_POST
+def sorry_coupon(request, ref: str):
+    found = _customer_or_404(request, ref)
+    choices = sorry.sorry_campaigns(request.user)
+    form = forms.SorryCouponForm(request.POST, campaigns=choices)
+    if not form.is_valid():
+        messages.error(request, "Sorry coupon not issued: " + "; ".join(
+            f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()))
+        return _back(ref, "sorry")
+    campaign = choices.get(public_id=form.cleaned_data["campaign"])
+    value = form.cleaned_data.get("value")
+    if value is not None:
+        kind = ((campaign.voucher_template or {}).get("discount") or {}).get("type")
+        value = wizard.to_minor(value) if kind == "AMOUNT" else value
+    try:
+        voucher = sorry.issue(found, campaign, reason=form.cleaned_data["reason"], value=value, actor=request.user)
+    except ApiError as exc:
+        messages.error(request, f"Sorry coupon not issued: {_error(exc)}")
+    else:
+        who = found.name or found.email or found.public_id
+        messages.success(request, f"Sorry coupon {voucher.code} issued to {who} "
+                                  f"({forms.describe_discount(voucher.discount)}).")
+    return _back(ref, "codes")
+
+
+@requires(CONSOLE_PERMISSION)
+@require_POST
+def toggle_code(request, ref: str):
+    found = _customer_or_404(request, ref)
+    voucher = selectors.voucher_of_customer(found, request.POST.get("code", ""), request.user)
+    if voucher is None:
+        raise Http404("No such code of this customer")
+    active = request.POST.get("active") == "1"
+    try:
+        sorry.set_enabled(voucher, active, actor=request.user)
+    except ApiError as exc:
+        messages.error(request, _error(exc))
+    else:
+        messages.success(request, f"Code {voucher.code} {'enabled' if active else 'disabled'}.")
+    return _back(ref, "codes")
+
+
+@requires(CONSOLE_PERMISSION)
+@require_POST
+def refund(request, ref: str):
+    from giftcards import services as giftcard_services
+
+    if not refund_allowed(request.user):
+        raise PermissionDenied
+    found = _customer_or_404(request, ref)
+    cards = selectors.customer_gift_cards(found, request.user)
+    form = forms.RefundForm(request.POST, cards=cards)
+    if not form.is_valid():
+        messages.error(request, "Refund not made: " + "; ".join(
+            f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()))
+        return _back(ref, "gift-cards")
+    data = form.cleaned_data
+    new_card = data["card"] == forms.RefundForm.NEW_CARD
+    try:
+        row = giftcard_services.refund_to_card(
+            amount=wizard.to_minor(data["amount"]), order=data["order"], reason=data["reason"] or None,
+            actor=giftcard_services.Actor.of(user=request.user),
+            code=None if new_card else data["card"], customer=found.public_id if new_card else None)
+    except ApiError as exc:
+        messages.error(request, f"Refund not made: {_error(exc)}")
+    else:
+        messages.success(request, f"Refunded {forms.money(row.amount)} to gift card {row.card.voucher.code}.")
+    return _back(ref, "gift-cards")
+
+
+# ================================================================ coupon-campaign wizard
+
+def _categories(user):
+    return list(restrict(Category.objects.order_by("hierarchy", "name"), user, "view"))
+
+
+def _wizard_forms(request):
+    data = request.POST if request.method == "POST" else None
+    form = forms.CampaignWizardForm(data, categories=_categories(request.user))
+    conditions = forms.ConditionFormSet(data, prefix="rule")
+    return form, conditions
+
+
+def _plan_for_preview(form, conditions) -> tuple[wizard.Plan | None, list[str]]:
+    """A plan from whatever parts of the form are valid (the preview runs while the marketer types)."""
+    form.is_valid()
+    conditions.is_valid()
+    data = {**form.cleaned_data}
+    problems = [f"{form.fields[name].label or name}: {' '.join(errors)}" for name, errors in form.errors.items()
+                if name not in ("name",)]
+    if "discount_value" not in data or "discount_type" not in data:
+        return None, problems or ["Give the discount's value"]
+    form.cleaned_data = {"name": data.get("name") or "preview", **data}
+    rows = [row for row in (getattr(conditions, "cleaned_data", None) or []) if row]
+    return form.plan(rows), problems
+
+
+@requires(WIZARD_PERMISSION)
+@require_POST
+def wizard_preview(request):
+    form, conditions = _wizard_forms(request)
+    plan, problems = _plan_for_preview(form, conditions)
+    if plan is None:
+        return JsonResponse({"errors": problems, "carts": [], "codes": [], "rules": {}, "discount": None})
+    cart = form.cleaned_data.get("cart_amount")
+    result = wizard.preview(plan, wizard.to_minor(cart) if cart else None)
+    result["errors"] = problems + result["errors"]
+    result["carts"] = [{**row, "amount_text": forms.money(row["amount"]), "discount_text": forms.money(row["discount"]),
+                        "total_text": forms.money(row["total"])} for row in result["carts"]]
+    result["summary"] = forms.describe_discount(result["discount"]) if result["discount"] else ""
+    return JsonResponse(result)
+
+
+@requires(WIZARD_PERMISSION)
+@require_http_methods(["GET", "POST"])
+def campaign_wizard(request):
+    form, conditions = _wizard_forms(request)
+    preview = None
+    if request.method == "POST":
+        if "preview" in request.POST:  # without JavaScript: the same page with the preview filled in
+            plan, problems = _plan_for_preview(form, conditions)
+            preview = wizard.preview(plan) if plan else {"errors": problems, "carts": [], "codes": []}
+        elif form.is_valid() and conditions.is_valid():
+            rows = [row for row in conditions.cleaned_data if row]
+            try:
+                created = wizard.create(form.plan(rows), user=request.user)
+            except ApiError as exc:
+                form.add_error(None, _error(exc))
+            else:
+                url = reverse("backoffice:campaign_codes", kwargs={"campaign_id": created.campaign.public_id})
+                return redirect(url + (f"?action={created.action.public_id}" if created.action else ""))
+    context = {"title": "New coupon campaign", "form": form, "conditions": conditions, "preview": preview,
+               "condition_properties": [name for name, _label in wizard.condition_choices()
+                                        if wizard.needs_property(name)]}
+    return _page(request, "backoffice/campaign_wizard.html", context, status=400 if form.errors else 200)
+
+
+@staff_member_required
+@require_GET
+def campaign_codes(request, campaign_id: str):
+    """After the wizard: the campaign, its approval state, and the code generation's progress."""
+    campaign = restrict(Campaign.objects.filter(public_id=campaign_id, deleted_at__isnull=True),
+                        request.user, "view").select_related("category").first()
+    if campaign is None:
+        raise Http404("No such campaign")
+    action = _visible_action(request, request.GET.get("action", ""))
+    codes = list(campaign_selectors.voucher_list(campaign_id=campaign.public_id)[:10])
+    context = {"title": campaign.name, "campaign": campaign, "action": action, "codes": codes,
+               "discount": forms.describe_discount(campaign.voucher_template),
+               "admin_url": reverse("admin:promo_campaign_change", args=[campaign.pk])}
+    return _page(request, "backoffice/campaign_codes.html", context)
+
+
+def _visible_action(request, public_id: str) -> AsyncAction | None:
+    if not public_id or "\x00" in public_id:
+        return None
+    rows = AsyncAction.objects.filter(public_id=public_id)
+    user = request.user
+    if not (user.is_superuser or has_perm(user, "core.view_asyncaction")):
+        rows = rows.filter(user=user)
+    return rows.first()
+
+
+@staff_member_required
+@require_GET
+def async_action_progress(request, action_id: str):
+    """The progress bar's poll: the async action's status and progress (its starter, or who may view them)."""
+    action = _visible_action(request, action_id)
+    if action is None:
+        return JsonResponse({"key": "not_found", "message": "Not found"}, status=404)
+    return JsonResponse({"id": action.public_id, "type": action.type, "status": action.status,
+                         "progress": action.progress, "processed": action.processed, "total": action.total,
+                         "result": action.result})

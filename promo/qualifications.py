@@ -1,0 +1,495 @@
+"""POST /v1/qualifications: what this customer and cart can get, with the discount each would give.
+
+Each candidate (a promotion tier, a promotion stack, a code in the customer's wallet) is checked and
+calculated alone on the cart as sent, with the same handlers as validations (promo.handlers,
+promo.promotion_handlers), then filtered, sorted and paginated. Everything is loaded in a fixed number
+of queries whatever the number of tiers: live tiers with their campaigns and categories (1), stacks
+(1), wallet codes (1), and the rules assigned to all of them (1), prefilled into the context's rule
+cache so no handler queries per tier.
+
+Like Voucherify's, qualifications do not check counter-backed limits (budgets, per-customer and
+per-period counts): redemption enforces them. Scenarios (docs/promotions.md):
+
+- ALL: wallet codes, promotion tiers and promotion stacks that apply to the customer and cart;
+- CUSTOMER_WALLET: the customer's codes (vouchers held by the customer) only;
+- AUDIENCE_ONLY: like ALL, checking only the rules about the customer (order rules are ignored);
+- PRODUCTS / PRODUCTS_BY_CUSTOMER: item-level discounts that cover at least one of the order's
+  products (customer rules ignored / checked);
+- PRODUCTS_DISCOUNT / PRODUCTS_DISCOUNT_BY_CUSTOMER: the same, only those that give the items a
+  discount, with the discount per item;
+- PROMOTION_STACKS: promotion stacks whose tiers all apply, with the combined discount.
+
+With a cart, a redeemable that would give it nothing (10% off a product it does not hold) is not
+offered, except in AUDIENCE_ONLY. Sorting: DEFAULT newest first, BEST_DEAL / LEAST_DEAL by the total
+applied discount (ties newest first); pages follow `starting_after` (the created_at of the last one).
+Loaded tiers, stacks and rules are shared for QUALIFICATIONS_CACHE_SECONDS (tier and stack writes
+through promo.promotions refresh them at once).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Q
+
+from core.permissions import redeemable_in_scope
+from promo import discounts, presenters
+from promo.context import Context, RedeemableRef, build_context
+from promo.models import Campaign, Category, PromotionStack, PromotionTier, Voucher
+from promo.promotion_handlers import HANDLER as TIER_HANDLER
+from promo.promotion_handlers import rule_targets
+from promo.promotions import category_json, definitions_generation
+from promo.registry import Applied, RedeemableError, handler_for
+from promo.stacking import StackingRules, project_stacking_rules
+from promo.targets import matching_lines
+from rules.conditions import CustomerCondition, LimitCondition, OrderCondition
+from rules.models import ValidationRule, ValidationRuleAssignment
+
+SCENARIOS = ("ALL", "CUSTOMER_WALLET", "AUDIENCE_ONLY", "PRODUCTS", "PRODUCTS_DISCOUNT", "PROMOTION_STACKS",
+             "PRODUCTS_BY_CUSTOMER", "PRODUCTS_DISCOUNT_BY_CUSTOMER")
+SORTING_RULES = ("DEFAULT", "BEST_DEAL", "LEAST_DEAL")
+DEFAULT_LIMIT, MAX_LIMIT = 5, 50
+FILTER_FIELDS = ("category_id", "campaign_id", "campaign_type", "resource_id", "resource_type", "voucher_type",
+                 "code", "holder_role")
+FILTER_OPERATORS = ("$is", "$is_not", "$in", "$not_in", "$has_value", "$is_unknown")
+# A cart that cannot say what a discount is worth (no items, no amount) does not rule the redeemable out.
+UNKNOWN_WORTH = {"missing_order_items", "missing_amount"}
+
+
+@dataclass
+class Qualified:
+    """One redeemable that qualifies, with what it does to the cart (stacks: per tier)."""
+
+    object: str
+    id: str
+    created_at: datetime
+    obj: Any
+    handler: Any
+    steps: list[tuple[Any, Applied | None]]  # (tier or voucher, its effect; None when the cart cannot tell)
+    campaign: Campaign | None
+    category: Any
+    amount: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def attribute(self, name: str):
+        """The value a filter of options.filters reads."""
+        voucher = self.obj if isinstance(self.obj, Voucher) else None
+        return {
+            "category_id": self.category.public_id if self.category else None,
+            "campaign_id": self.campaign.public_id if self.campaign else None,
+            "campaign_type": self.campaign.campaign_type if self.campaign else None,
+            "resource_id": self.id, "resource_type": self.object,
+            "voucher_type": voucher.type if voucher else None, "code": voucher.code if voucher else None,
+            "holder_role": "OWNER" if voucher is not None and voucher.holder_id else None,
+        }[name]
+
+
+# ================================================================ entry point
+
+def qualify(request: dict, *, api_key=None) -> dict:
+    """`request` is the parsed body (promo.api.qualifications): customer, order, scenario, options, ..."""
+    scenario = request.get("scenario") or "ALL"
+    options = request.get("options") or {}
+    ctx = build_context({"redeemables": [], "order": request.get("order"), "customer": request.get("customer"),
+                         "metadata": request.get("metadata"), "tracking_id": request.get("tracking_id"),
+                         "session": None}, api_key=api_key)
+    ctx.scratch["ignored_conditions"] = _ignored_conditions(scenario)
+    stacking = project_stacking_rules()
+    definitions = _definitions(ctx.now) if scenario != "CUSTOMER_WALLET" else None
+    # Only what the caller's API key (or user) may see: other categories' campaigns do not exist for it.
+    tiers = [t for t in definitions.tiers if redeemable_in_scope(t.campaign)] if definitions else []
+    stacks = [(s, members) for s, members in definitions.stacks if redeemable_in_scope(s.campaign)] \
+        if definitions and scenario in ("ALL", "AUDIENCE_ONLY", "PROMOTION_STACKS") else []
+    vouchers = [v for v in _wallet(ctx) if redeemable_in_scope(v)] if scenario not in ("PROMOTION_STACKS",) else []
+    ctx.scratch["assigned_rules"] = dict(definitions.rules) if definitions else {}
+    ctx.scratch["unit_grants"] = definitions.grants if definitions else {}
+    _prefetch_rules(ctx.scratch["assigned_rules"], vouchers)
+    found: list[Qualified | None] = []
+    if scenario != "PROMOTION_STACKS":
+        found += [_single(TIER_HANDLER, t, "promotion_tier", t.public_id, ctx, scenario) for t in tiers]
+        found += [_single(handler_for(v.type), v, "voucher", v.code, ctx, scenario) for v in vouchers]
+    found += [_stack(s, members, ctx) for s, members in stacks]
+    found = [q for q in found if q is not None and _matches_filters(q, options.get("filters"))]
+    page, has_more = _page(_sort(found, options.get("sorting_rule") or "DEFAULT"), options)
+    expand = set(options.get("expand") or [])
+    data = [_qualified_json(q, ctx, stacking, expand) for q in page]
+    body = {
+        "redeemables": {"object": "list", "data_ref": "data", "data": data, "total": len(data), "has_more": has_more},
+        "tracking_id": ctx.tracking_id,
+        "stacking_rules": stacking.as_response(),
+    }
+    if has_more:
+        body["redeemables"]["more_starting_after"] = presenters.iso(page[-1].created_at)
+    if ctx.has_order:
+        body["order"] = presenters.order_json(ctx, ctx.state, applied_order=0, applied_items=None)
+    return body
+
+
+def _ignored_conditions(scenario: str) -> tuple:
+    ignored: tuple = (LimitCondition,)  # as Voucherify: budgets and counts are for redemption to enforce
+    if scenario == "AUDIENCE_ONLY":
+        ignored += (OrderCondition,)
+    elif scenario in ("PRODUCTS", "PRODUCTS_DISCOUNT"):
+        ignored += (CustomerCondition,)
+    return ignored
+
+
+# ================================================================ loading (a fixed number of queries)
+
+@dataclass
+class _Definitions:
+    """Live tiers, their stacks and rules, as loaded at one moment; shared read-only by requests."""
+
+    tiers: list[PromotionTier]
+    stacks: list[tuple[PromotionStack, list[PromotionTier]]]
+    rules: dict  # rule targets (tuple) -> [(scope, rule)], as rules.evaluation.assigned_rules caches them
+    grants: dict  # UNIT grants by discount (promo.promotion_handlers.unit_grants)
+    generation: int
+    loaded: float
+
+
+_cached: dict[str, _Definitions] = {}
+
+
+def _definitions(now: datetime) -> _Definitions:
+    """From the per-process cache while it is younger than QUALIFICATIONS_CACHE_SECONDS and no tier or stack
+    was changed through promo.promotions since; else loaded (4 queries)."""
+    seconds = getattr(settings, "QUALIFICATIONS_CACHE_SECONDS", 0)
+    generation = definitions_generation() if seconds > 0 else 0
+    current = _cached.get(connection.alias)
+    if current is not None and current.generation == generation and time.monotonic() - current.loaded < seconds:
+        return current
+    tiers = _live_tiers(now)
+    rules: dict = {}
+    _prefetch_rules(rules, tiers)
+    fresh = _Definitions(tiers=tiers, stacks=_stacks(tiers), rules=rules, grants={}, generation=generation,
+                         loaded=time.monotonic())
+    if seconds > 0:
+        _cached[connection.alias] = fresh
+    return fresh
+
+
+def forget_cached() -> None:
+    _cached.clear()
+
+
+def _live_tiers(now: datetime) -> list[PromotionTier]:
+    """Enabled tiers of enabled, live campaigns within their dates; campaigns and categories are loaded once
+    each and shared (not one copy per tier, as a join would make)."""
+    live_window = (Q(start_date__isnull=True) | Q(start_date__lte=now)) & (
+        Q(expiration_date__isnull=True) | Q(expiration_date__gte=now))
+    campaign_window = (Q(campaign__start_date__isnull=True) | Q(campaign__start_date__lte=now)) & (
+        Q(campaign__expiration_date__isnull=True) | Q(campaign__expiration_date__gte=now))
+    rows = list(PromotionTier.objects.filter(live_window & campaign_window, active=True, campaign__active=True,
+                                             campaign__deleted_at__isnull=True).order_by("-created_at", "-id"))
+    campaigns = Campaign.objects.select_related("category").in_bulk({t.campaign_id for t in rows})
+    categories = Category.objects.in_bulk({t.category_id for t in rows if t.category_id})
+    live = []
+    for tier in rows:
+        tier.campaign = campaigns[tier.campaign_id]
+        if tier.category_id:
+            tier.category = categories[tier.category_id]
+        if getattr(tier.campaign, "is_live", True):
+            live.append(tier)
+    return live
+
+
+def _stacks(tiers: list[PromotionTier]) -> list[tuple[PromotionStack, list[PromotionTier]]]:
+    """Stacks of live campaigns whose tiers are all live."""
+    by_id = {t.public_id: t for t in tiers}
+    campaigns = {t.campaign_id for t in tiers}
+    found = []
+    for stack in PromotionStack.objects.filter(campaign_id__in=campaigns).select_related("category").order_by(
+            "-created_at", "-id"):
+        members = [by_id.get(i) for i in stack.tier_ids or []]
+        if members and all(members):
+            stack.campaign = members[0].campaign
+            found.append((stack, members))
+    return found
+
+
+def _wallet(ctx: Context) -> list[Voucher]:
+    """The customer's codes (vouchers they hold), of kinds this deployment can redeem."""
+    if ctx.customer is None:
+        return []
+    rows = (Voucher.objects.select_related("campaign", "category", "campaign__category")
+            .filter(holder=ctx.customer, active=True)
+            .filter(Q(campaign__isnull=True) | Q(campaign__deleted_at__isnull=True, campaign__active=True))
+            .order_by("-created_at", "-id")[:1000])
+    return [v for v in rows if handler_for(v.type) is not None and (
+        v.campaign is None or getattr(v.campaign, "is_live", True))]
+
+
+def _targets_of(obj) -> list[tuple[str, str]]:
+    """Where rules may be assigned (as the handlers' rule_targets)."""
+    if isinstance(obj, PromotionTier):
+        return rule_targets(obj)
+    return [("voucher", obj.public_id), *([("campaign", obj.campaign.public_id)] if obj.campaign_id else [])]
+
+
+def _prefetch_rules(cache: dict, objects: list) -> None:
+    """All rules assigned to these redeemables (tiers, vouchers) and their campaigns in one query, into a
+    cache shaped as the one rules.evaluation.assigned_rules reads (same order: by assignment)."""
+    wanted: dict[str, set[str]] = {}
+    for obj in objects:
+        for kind, public_id in _targets_of(obj):
+            wanted.setdefault(kind, set()).add(public_id)
+    by_target: dict[tuple[str, str], list] = {}
+    for row in _assigned(wanted):
+        by_target.setdefault((row.assigned_type, row.assigned_id), []).append(
+            (row.assignment_pk, f"{row.assigned_type}:{row.assigned_id}", row))
+    for obj in objects:
+        targets = _targets_of(obj)
+        rows = sorted((r for target in targets for r in by_target.get(target, [])), key=lambda r: r[0])
+        cache[tuple(targets)] = [(scope, rule) for _pk, scope, rule in rows]
+
+
+def _assigned(wanted: dict[str, set[str]]):
+    """Rules with the (type, id) they are assigned to. Raw SQL with one array parameter per type on
+    PostgreSQL: hundreds of IN placeholders cost more to build and bind than the query takes to run."""
+    if not wanted:
+        return []
+    clauses, params = [], []
+    for kind, ids in wanted.items():
+        if connection.vendor == "postgresql":
+            clauses.append("(a.related_object_type = %s AND a.related_object_id = ANY(%s))")
+            params += [kind, sorted(ids)]
+        else:
+            marks = ", ".join(["%s"] * len(ids))
+            clauses.append(f"(a.related_object_type = %s AND a.related_object_id IN ({marks}))")
+            params += [kind, *sorted(ids)]
+    rules, assignments = ValidationRule._meta.db_table, ValidationRuleAssignment._meta.db_table
+    where = " OR ".join(clauses)
+    return ValidationRule.objects.raw(
+        "SELECT r.*, a.id AS assignment_pk, a.related_object_type AS assigned_type, a.related_object_id AS assigned_id"
+        f" FROM {assignments} a JOIN {rules} r ON r.id = a.rule_id WHERE {where} ORDER BY a.id", params)
+
+
+# ================================================================ evaluation
+
+def _attempt(handler, obj, ref: RedeemableRef, ctx: Context) -> Applied | None:
+    """The effect on the cart as it stands; None when the cart cannot tell (no items or amount).
+    Raises RedeemableError when the redeemable does not qualify."""
+    handler.check(obj, ctx, ref)
+    try:
+        return handler.apply(obj, ctx, ref)
+    except RedeemableError as error:
+        if error.key in UNKNOWN_WORTH:
+            return None
+        raise
+
+
+def _single(handler, obj, kind: str, ref_id: str, ctx: Context, scenario: str) -> Qualified | None:
+    if handler is None:
+        return None
+    try:
+        applied = _attempt(handler, obj, RedeemableRef(object=kind, id=ref_id), ctx)
+    except RedeemableError:
+        return None
+    if scenario.startswith("PRODUCTS") and not _for_products(obj, applied, ctx, scenario):
+        return None
+    if _gives_nothing(applied, ctx) and scenario != "AUDIENCE_ONLY":
+        return None  # e.g. 10% off a product the cart does not hold
+    return Qualified(object=kind, id=ref_id, created_at=obj.created_at, obj=obj, handler=handler,
+                     steps=[(obj, applied)], campaign=handler.campaign(obj), category=handler.category(obj),
+                     amount=applied.effect.total if applied else 0)
+
+
+def _gives_nothing(applied: Applied | None, ctx: Context) -> bool:
+    return (applied is not None and ctx.has_order and applied.effect.is_empty
+            and all(key == "discount" for key in applied.result))
+
+
+def _for_products(obj, applied: Applied | None, ctx: Context, scenario: str) -> bool:
+    """PRODUCTS_DISCOUNT*: discounts that give the order's items a discount. PRODUCTS*: item-level
+    discounts covering at least one of the order's products, or redeemables whose rules require one of
+    them (order.items.any / every naming it)."""
+    if applied is None:
+        return False
+    effect = applied.effect
+    item_level = discounts.discount_level(getattr(obj, "discount", None)) == discounts.ITEM_LEVEL
+    if scenario.startswith("PRODUCTS_DISCOUNT"):
+        return item_level and bool(effect.item_discounts or effect.added_units or effect.new_lines)
+    if item_level and (not applied.applicable_to and ctx.state.lines
+                       or any(matching_lines(entry, ctx) for entry in applied.applicable_to)):
+        return True
+    return any(matching_lines(entry, ctx) for entry in _required_items(obj, ctx))
+
+
+def _required_items(obj, ctx: Context) -> list[dict]:
+    """Products, SKUs and collections the redeemable's rules require (order.items.any / every)."""
+    found = []
+    for _scope, rule in ctx.scratch.get("assigned_rules", {}).get(tuple(_targets_of(obj)), []):
+        for key, condition in (rule.rules or {}).items():
+            if not key.isdigit() or not isinstance(condition, dict) or condition.get("name") not in (
+                    "order.items.any", "order.items.every"):
+                continue
+            for values in (condition.get("conditions") or {}).values():
+                for ref in values if isinstance(values, list) else [values]:
+                    ref_id = ref.get("id") if isinstance(ref, dict) else ref
+                    if isinstance(ref_id, str):
+                        kind = "sku" if ref_id.startswith("sku_") else (
+                            "products_collection" if ref_id.startswith("pc_") else "product")
+                        found.append({"object": kind, "id": ref_id})
+    return found
+
+
+def _stack(stack: PromotionStack, members: list[PromotionTier], ctx: Context) -> Qualified | None:
+    """All the stack's tiers, in order, each on the cart the previous ones left; any failing: none."""
+    pristine = ctx.state
+    ctx.state = _copy(pristine)
+    steps = []
+    try:
+        for tier in members:
+            applied = _attempt(TIER_HANDLER, tier, RedeemableRef(object="promotion_tier", id=tier.public_id), ctx)
+            if applied is not None:
+                discounts.apply(ctx.state, applied.effect)
+            steps.append((tier, applied))
+    except RedeemableError:
+        return None
+    finally:
+        ctx.state = pristine
+    if all(_gives_nothing(applied, ctx) for _tier, applied in steps):
+        return None
+    return Qualified(object="promotion_stack", id=stack.public_id, created_at=stack.created_at, obj=stack,
+                     handler=TIER_HANDLER, steps=steps, campaign=stack.campaign,
+                     category=stack.category or stack.campaign.category,
+                     amount=sum(a.effect.total for _t, a in steps if a is not None))
+
+
+def _copy(state: discounts.OrderState) -> discounts.OrderState:
+    return discounts.OrderState(lines=[discounts.Line(**vars(line)) for line in state.lines], amount=state.amount,
+                                discount_amount=state.discount_amount)
+
+
+# ================================================================ filters, order, pages
+
+def _condition_holds(value, conditions: dict) -> bool:
+    for operator, expected in conditions.items():
+        values = expected if isinstance(expected, list) else [expected]
+        if operator in ("$is", "$in") and value not in values:
+            return False
+        if operator in ("$is_not", "$not_in") and value in values:
+            return False
+        if operator == "$has_value" and value is None:
+            return False
+        if operator == "$is_unknown" and value is not None:
+            return False
+    return True
+
+
+def _matches_filters(qualified: Qualified, filters: dict | None) -> bool:
+    if not filters:
+        return True
+    checks = [_condition_holds(qualified.attribute(name), (spec or {}).get("conditions") or {})
+              for name, spec in filters.items() if name != "junction"]
+    if not checks:
+        return True
+    return any(checks) if filters.get("junction") == "or" else all(checks)
+
+
+def _sort(found: list[Qualified], rule: str) -> list[Qualified]:
+    newest_first = sorted(found, key=lambda q: (q.created_at, q.id), reverse=True)
+    if rule == "BEST_DEAL":
+        return sorted(newest_first, key=lambda q: -q.amount)
+    if rule == "LEAST_DEAL":
+        return sorted(newest_first, key=lambda q: q.amount)
+    return newest_first
+
+
+def _page(ordered: list[Qualified], options: dict) -> tuple[list[Qualified], bool]:
+    """`starting_after` is the created_at of the last redeemable of the previous page."""
+    limit = options.get("limit") or DEFAULT_LIMIT
+    cursor = options.get("starting_after")
+    if cursor is not None:
+        positions = [i for i, q in enumerate(ordered) if q.created_at == cursor]
+        if positions:
+            ordered = ordered[positions[-1] + 1:]
+        else:
+            ordered = [q for q in ordered if q.created_at < cursor]
+    return ordered[:limit], len(ordered) > limit
+
+
+# ================================================================ response
+
+def _categories_json(category, stacking: StackingRules) -> list[dict]:
+    if category is None:
+        return []
+    shown = category_json(category)
+    if category.public_id in stacking.exclusive_categories:
+        shown["stacking_rules_type"] = "EXCLUSIVE"
+    elif category.public_id in stacking.joint_categories:
+        shown["stacking_rules_type"] = "JOINT"
+    return [shown]
+
+
+def _list(entries: list[dict]) -> dict:
+    return {"data": entries, "total": len(entries), "data_ref": "data", "object": "list"}
+
+
+def _assignments(obj, ctx: Context) -> dict:
+    rows = ctx.scratch.get("assigned_rules", {}).get(tuple(_targets_of(obj)), [])
+    data = [{"rule_id": rule.public_id, "related_object_type": scope.partition(":")[0],
+             "related_object_id": scope.partition(":")[2], "object": "validation_rules_assignment"}
+            for scope, rule in rows]
+    return {"object": "list", "data_ref": "data", "data": data, "total": len(data)}
+
+
+def _step_json(kind: str, ref_id: str, obj, applied: Applied | None, state: discounts.OrderState, ctx: Context,
+               stacking: StackingRules, expand: set, handler) -> dict:
+    described = handler.describe(obj)
+    body = {"id": ref_id, "object": kind, "created_at": presenters.iso(obj.created_at),
+            "result": dict(applied.result) if applied else {"discount": _definition(obj)},
+            "metadata": described.get("metadata") or {},
+            "categories": _categories_json(handler.category(obj), stacking),
+            "name": described.get("name") or ref_id, "campaign_id": described.get("campaign_id"),
+            "campaign_name": described.get("campaign_name")}
+    if isinstance(obj, PromotionTier):
+        body["banner"] = obj.banner or obj.name
+    if applied is not None:
+        body["applicable_to"] = _list(applied.applicable_to)
+        body["inapplicable_to"] = _list(applied.inapplicable_to)
+        if ctx.has_order:
+            body["order"] = presenters.order_json(ctx, state, applied_order=applied.effect.order_discount,
+                                                  applied_items=applied.effect.item_discounts)
+    if "validation_rules" in expand:
+        body["validation_rules_assignments"] = _assignments(obj, ctx)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def _definition(obj) -> dict | None:
+    discount = getattr(obj, "discount", None)
+    return discount if discount else None
+
+
+def _qualified_json(qualified: Qualified, ctx: Context, stacking: StackingRules, expand: set) -> dict:
+    state = _copy(ctx.state)
+    steps = []
+    for obj, applied in qualified.steps:
+        if applied is not None:
+            discounts.apply(state, applied.effect)
+        is_tier = isinstance(obj, PromotionTier)
+        steps.append(_step_json("promotion_tier" if is_tier else "voucher", obj.public_id if is_tier else obj.code,
+                                obj, applied, _copy(state), ctx, stacking, expand,
+                                TIER_HANDLER if is_tier else handler_for(obj.type)))
+    if qualified.object != "promotion_stack":
+        return steps[0]
+    stack = qualified.obj
+    applied_order = sum(a.effect.order_discount for _o, a in qualified.steps if a is not None)
+    applied_items: dict[int, int] = {}
+    for _obj, applied in qualified.steps:
+        for index, amount in (applied.effect.item_discounts if applied else {}).items():
+            applied_items[index] = applied_items.get(index, 0) + amount
+    body = {"id": stack.public_id, "object": "promotion_stack", "created_at": presenters.iso(stack.created_at),
+            "result": {}, "name": stack.name, "metadata": {},
+            "categories": _categories_json(qualified.category, stacking),
+            "campaign_id": stack.campaign.public_id, "campaign_name": stack.campaign.name,
+            "redeemables": steps}
+    if ctx.has_order:
+        body["order"] = presenters.order_json(ctx, state, applied_order=applied_order, applied_items=applied_items)
+    return body
