@@ -31,9 +31,12 @@ class _Node:
 
 
 class RowLoader:
-    def __init__(self, model: type[Model], related: Sequence[str] = (), using: str = "default"):
+    def __init__(self, model: type[Model], related: Sequence[str] = (), using: str = "default", *,
+                 extra: dict[str, str] | None = None):
+        """`extra`: attribute name -> SQL expression over the aliases, set on each root instance as read."""
         # Built on first use: module-level loaders must not touch the app registry at import time.
         self.model, self.related, self.using = model, tuple(related), using
+        self.extra = dict(extra or {})
         self.nodes: list[_Node] = []
         self._sql: str | None = None
 
@@ -65,6 +68,8 @@ class RowLoader:
                 target = node.field.target_field
                 joins.append(f"LEFT OUTER JOIN {quote(node.model._meta.db_table)} {node.alias} ON "
                              f"{node.alias}.{quote(target.column)} = {node.parent.alias}.{quote(node.field.column)}")
+        columns.extend(f"({expression})" for expression in self.extra.values())
+        self._extra_start = position
         table = quote(self.model._meta.db_table)
         return f"SELECT {', '.join(columns)} FROM {table} t0 {' '.join(joins)}"
 
@@ -105,6 +110,8 @@ class RowLoader:
                 parent = built[node.parent_index]
                 if parent is not None:
                     node.field.set_cached_value(parent, built[index])
+        for offset, name in enumerate(self.extra):
+            setattr(built[0], name, row[self._extra_start + offset])
         return built[0]
 
 

@@ -13,8 +13,14 @@ from promo.registry import Applied, Loaded, RedeemableError, handler_for
 from promo.targets import resolve_targets
 from promo.validity import check_validity
 from rules import evaluation
+from rules.models import ValidationRuleAssignment
 
-_VOUCHER_ROWS = RowLoader(Voucher, ["campaign", "category", "campaign__category"])
+# `has_rules`: whether any validation rule is assigned to the voucher or its campaign, so that a code
+# without rules costs no rules query.
+_VOUCHER_ROWS = RowLoader(Voucher, ["campaign", "category", "campaign__category"], extra={"has_rules": (
+    f"SELECT COUNT(*) > 0 FROM {ValidationRuleAssignment._meta.db_table} a WHERE "
+    "(a.related_object_type = 'voucher' AND a.related_object_id = t0.public_id) OR "
+    "(a.related_object_type = 'campaign' AND a.related_object_id = t1.public_id)")})
 
 
 def voucher_by_code(code: str) -> Voucher | None:
@@ -24,8 +30,18 @@ def voucher_by_code(code: str) -> Voucher | None:
     return found[0] if found else None
 
 
+def voucher_rule_targets(voucher: Voucher) -> list[tuple[str, str]]:
+    """Where validation rules may be assigned: the voucher and its campaign."""
+    targets = [("voucher", voucher.public_id)]
+    if voucher.campaign_id:
+        targets.append(("campaign", voucher.campaign.public_id))
+    return targets
+
+
 def load_voucher(ref, ctx) -> Loaded:
     voucher = voucher_by_code(ref.id)
+    if voucher is not None and not voucher.has_rules:
+        evaluation.note_no_rules(voucher_rule_targets(voucher), ctx)
     # Outside the API key's campaign categories a code answers as if it did not exist.
     if voucher is None or (voucher.campaign_id and voucher.campaign.deleted_at) or not redeemable_in_scope(voucher):
         raise RedeemableError("not_found", "Resource not found", f"Cannot find voucher with id {ref.id}",
@@ -72,11 +88,7 @@ class VoucherHandlerBase:
         self._check_quantity(voucher, ctx)
 
     def rule_targets(self, voucher: Voucher) -> list[tuple[str, str]]:
-        """Where validation rules may be assigned: the voucher and its campaign."""
-        targets = [("voucher", voucher.public_id)]
-        if voucher.campaign_id:
-            targets.append(("campaign", voucher.campaign.public_id))
-        return targets
+        return voucher_rule_targets(voucher)
 
     def _check_quantity(self, voucher: Voucher, ctx) -> None:
         if voucher.redemption_quantity is None:

@@ -71,6 +71,11 @@ def assigned_rules(targets: list[tuple[str, str]], ctx=None) -> list[tuple[str, 
     return [(f"{rule.assigned_type}:{rule.assigned_id}", rule) for rule in rules]
 
 
+def note_no_rules(targets: list[tuple[str, str]], ctx) -> None:
+    """The caller has learnt, along with the redeemable itself, that no rule is assigned to these targets."""
+    ctx.scratch.setdefault("assigned_rules", {})[tuple(targets)] = []
+
+
 def _evaluate_numbered(number: str, definition: dict, ctx, scope: str, uses: list[LimitUse]) -> ConditionResult:
     name, prop = definition.get("name", ""), definition.get("property")
     conditions = definition.get("conditions") or {}
