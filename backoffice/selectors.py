@@ -7,6 +7,8 @@ apps when those are installed.
 
 from __future__ import annotations
 
+import ast
+import re
 from dataclasses import dataclass, field
 
 from django.apps import apps
@@ -92,10 +94,13 @@ def customer_segments(customer: Customer) -> list:
 
 def customer_overview(customer: Customer, actor, limit: int = HISTORY_LIMIT) -> CustomerOverview:
     redemptions = customer_redemptions(customer, actor)
+    shown = list(redemptions[:limit])
+    for row in shown:  # why a failed attempt was refused, in words
+        row.explained = explain_failure(row.failure_message) if row.result == Redemption.Result.FAILURE else None
     return CustomerOverview(
         customer=customer,
         orders=list(Order.objects.filter(customer=customer).order_by("-created_at", "-id")[:limit]),
-        redemptions=list(redemptions[:limit]),
+        redemptions=shown,
         failed_count=redemptions.filter(result=Redemption.Result.FAILURE).count(),
         vouchers=list(customer_vouchers(customer, actor)[:limit]),
         gift_cards=customer_gift_cards(customer, actor),
@@ -112,24 +117,74 @@ def voucher_of_customer(customer: Customer, code: str, actor) -> Voucher | None:
     return customer_vouchers(customer, actor).filter(code=code).first()
 
 
+CONDITION_TEXT = re.compile(r"^rule (?P<number>\S+): (?P<name>[\w.]+)(?:\[(?P<property>[^\]]*)\])? "
+                            r"(?P<conditions>\{.*\}) \(actual: (?P<actual>.*?)\)(?:: (?P<note>.*))?$")
+
+
+def _value_text(value, money: bool) -> str:
+    from backoffice.forms import money as money_text
+
+    if money and isinstance(value, int) and not isinstance(value, bool):
+        return money_text(value)
+    if value is None:
+        return "nothing"
+    return str(value)
+
+
+def humanize_condition(text: str) -> str:
+    """"rule 1: order.amount {'$more_than_or_equal': [10000]} (actual: 6500)" -> "Order amount at least 100.00
+    (here: 65.00)". Text it cannot read is returned as it is."""
+    from backoffice.wizard import CONDITION_LABELS, OPERATOR_LABELS
+    from rules.services import is_money_condition
+
+    match = CONDITION_TEXT.match(text.strip())
+    if match is None:
+        return text
+    try:
+        conditions = ast.literal_eval(match["conditions"])
+        actual = ast.literal_eval(match["actual"])
+    except (ValueError, SyntaxError):
+        return text
+    if not isinstance(conditions, dict):
+        return text
+    name, money = match["name"], is_money_condition(match["name"])
+    label = CONDITION_LABELS.get(name, name) + (f" “{match['property']}”" if match["property"] else "")
+    parts = []
+    for operator, values in conditions.items():
+        shown = ", ".join(_value_text(v, money) for v in (values if isinstance(values, list) else [values]))
+        parts.append(f"{OPERATOR_LABELS.get(operator, operator)} {shown}".strip())
+    sentence = f"{label} must be {' and '.join(parts)} (here: {_value_text(actual, money)})"
+    return f"{sentence}: {match['note']}" if match["note"] else sentence
+
+
+def explain_failure(message: str) -> dict:
+    """A failure explanation ("Validation rule 'NAME' (val_..) failed: rule 1: ...; rule 2: ...") split into the
+    rule and its failed conditions in words; other messages stay whole."""
+    rule, _sep, conditions = (message or "").partition(" failed: ")
+    if not conditions:
+        return {"rule": "", "conditions": [], "text": message or ""}
+    parts = [part for part in conditions.split("; rule ") if part]
+    parts = [part if index == 0 else f"rule {part}" for index, part in enumerate(parts)]
+    return {"rule": rule, "conditions": [humanize_condition(part) for part in parts], "text": message}
+
+
 def explain_validation(answer: dict) -> dict:
     """A validation response (promo.services.validate) as the console shows it: per code, applicable or not,
-    the error key and message, and the failed rule and conditions one per line (rules.evaluation explains
+    the error key and message, and the failed rule and its conditions in words (rules.evaluation explains
     them as "Validation rule 'NAME' (val_..) failed: rule 1: order.amount {...} (actual: ...); rule 2: ...")."""
     rows = []
     for redeemable in answer.get("redeemables") or []:
         result = redeemable.get("result") or {}
         error = result.get("error") or {}
         details = error.get("details") or ""
-        rule, _sep, conditions = details.partition(" failed: ") if isinstance(details, str) else ("", "", "")
+        details = details if isinstance(details, str) else str(details)
+        explained = explain_failure(details)
         order = redeemable.get("order") or {}
         rows.append({
             "id": redeemable.get("id"), "status": redeemable.get("status"),
             "key": error.get("key") or (result.get("details") or {}).get("key", ""),
             "message": error.get("message") or (result.get("details") or {}).get("message", ""),
-            "details": details if isinstance(details, str) else str(details),
-            "rule": rule if conditions else "",
-            "conditions": [part for part in conditions.split("; ") if part] if conditions else [],
+            "details": details, "rule": explained["rule"], "conditions": explained["conditions"],
             "discount": order.get("total_applied_discount_amount", order.get("total_discount_amount")),
         })
     order = answer.get("order") or {}

@@ -93,9 +93,6 @@ class WebhookEndpointAdmin(AuditHistoryMixin, admin.ModelAdmin):
         obj.created_at, obj.updated_at = created.created_at, created.updated_at
         self._show_secret(request, created)
 
-    def save_related(self, request, form, formsets, change):
-        pass  # no related objects are edited here (the deliveries inline is read-only)
-
     def delete_model(self, request, obj):
         services.endpoint_delete(obj)
 

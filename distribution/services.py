@@ -97,8 +97,9 @@ def validate_event_types(values: list[str]) -> list[str]:
 def endpoint_create(*, url: str, event_types: list[str] | None = None, description: str = "",
                     active: bool = True) -> WebhookEndpoint:
     """A new endpoint with a fresh secret (the caller shows it once)."""
-    endpoint = WebhookEndpoint(url=validate_url(url), event_types=validate_event_types(event_types or ["*"]),
-                               description=description or "", active=active, secret=new_secret())
+    types = validate_event_types(["*"] if event_types is None else event_types)
+    endpoint = WebhookEndpoint(url=validate_url(url), event_types=types, description=description or "",
+                               active=active, secret=new_secret())
     with transaction.atomic():
         endpoint.save()
         audit.record(audit.Action.CREATE, endpoint, after=audit.snapshot(endpoint, AUDITED_FIELDS))

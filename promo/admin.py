@@ -70,8 +70,8 @@ class CampaignAdmin(RestrictedAdminMixin, AuditHistoryMixin, ObjectPermissionsAd
     form = CampaignForm
     list_display = ["name", "campaign_type", "type", "category", "active", "approval_status", "codes",
                     "vouchers_generation_status", "start_date", "expiration_date", "created_at", "deleted_at"]
-    list_filter = ["approval_status", "campaign_type", "active", "type", "vouchers_generation_status", "category",
-                   ("deleted_at", admin.EmptyFieldListFilter)]
+    list_filter = ["approval_status", "campaign_type", "active", "sorry_coupons", "type", "vouchers_generation_status",
+                   "category", ("deleted_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "=public_id"]
     list_select_related = ["category"]
     readonly_fields = ["public_id", "campaign_type", "type", "voucher_template", "codes", "approval_status",

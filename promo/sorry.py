@@ -12,15 +12,17 @@ from the customer-service console, within a value cap.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from core import audit, permissions
 from core.context import current_actor
-from core.errors import InvalidPayload
+from core.errors import DuplicateFound, InvalidPayload
 from customers import services as customer_services
 from customers.models import Customer
 from promo import campaigns
@@ -30,6 +32,7 @@ PERMISSION = "promo.issue_sorry_coupon"
 ACTIVITY = "customer.sorry_coupon.issued"
 KINDS = ("AMOUNT", "PERCENT")
 MAX_REASON = 500
+REPEAT_WINDOW = timedelta(minutes=2)  # the same coupon again this soon is a double click, not a second apology
 
 
 def sorry_campaigns(actor=None) -> QuerySet[Campaign]:
@@ -109,9 +112,14 @@ def issue(customer: Customer, campaign: Campaign, *, reason: str, value=None, ac
     if len(reason) > MAX_REASON or "\x00" in reason:
         raise InvalidPayload(f"The reason must be at most {MAX_REASON} characters")
     discount = sorry_discount(campaign, value, actor=actor)
+    note = f"Sorry coupon: {reason}"
+    if Voucher.objects.filter(campaign=campaign, holder=customer, additional_info=note,
+                              created_at__gte=timezone.now() - REPEAT_WINDOW).exists():
+        raise DuplicateFound(f"{customer.name or customer.public_id} was just given a coupon of {campaign.name} for "
+                             "this reason; it is under Coupons held")
     with transaction.atomic():
         voucher = campaigns.voucher_create({"holder_id": customer.public_id, "discount": discount,
-                                            "additional_info": f"Sorry coupon: {reason}"}, campaign=campaign)
+                                            "additional_info": note}, campaign=campaign)
         audit.record(audit.Action.UPDATE, voucher, changes={"sorry_coupon": [None, reason]},
                      extra={"sorry_coupon": True, "customer": customer.public_id, "discount": discount})
         customer_services.customer_activity_create(customer, ACTIVITY, {

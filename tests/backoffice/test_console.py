@@ -143,6 +143,17 @@ def test_roles_without_the_permission_cannot_issue(make_user, customer, sorry_ca
     assert page.status_code == 200 and b"Issue a sorry coupon" not in page.content
 
 
+def test_a_double_click_does_not_issue_two_coupons(agent, customer, sorry_campaign):
+    client = browser(agent)
+    for _ in range(2):
+        client.post(f"/backoffice/customers/{customer.public_id}/sorry-coupon",
+                    {"campaign": sorry_campaign.public_id, "reason": "late"})
+    assert Voucher.objects.filter(holder=customer).count() == 1
+    client.post(f"/backoffice/customers/{customer.public_id}/sorry-coupon",
+                {"campaign": sorry_campaign.public_id, "reason": "late again, second parcel"})
+    assert Voucher.objects.filter(holder=customer).count() == 2
+
+
 def test_reason_is_required(agent, customer, sorry_campaign):
     with acting(agent), pytest.raises(Exception, match="Say why"):
         sorry.issue(customer, sorry_campaign, reason="  ")

@@ -144,3 +144,14 @@ def test_roles_that_may_not_create_campaigns_get_403(make_user, role):
     assert client.post("/backoffice/campaigns/new", answers()).status_code == 403
     assert client.post("/backoffice/campaigns/new/preview", answers()).status_code == 403
     assert not Campaign.objects.exists()
+
+
+def test_progress_endpoint_shows_an_action_to_its_starter_and_to_who_may_view_actions(make_user):
+    junior = make_user(roles.JUNIOR_MARKETER, "junior")
+    action = AsyncAction.objects.create(type="CAMPAIGN_VOUCHERS_GENERATE", user=junior, total=10, processed=4,
+                                        progress=40, status="IN_PROGRESS")
+    url = f"/backoffice/async-actions/{action.public_id}"
+    assert browser(junior).get(url).json()["progress"] == 40
+    assert browser(make_user(roles.ANALYST)).get(url).status_code == 200  # core.view_asyncaction
+    assert browser(make_user(roles.CUSTOMER_SERVICE)).get(url).status_code == 404
+    assert browser(junior).get("/backoffice/async-actions/aa_nope").status_code == 404

@@ -61,7 +61,12 @@ def test_marketer_builds_a_coupon_campaign_in_the_wizard_and_its_code_redeems(op
                                                                             save_screenshot, viewport):
     staff(roles.MARKETER, "marketer")
     name = "desktop" if viewport is DESKTOP else "phone"
-    page = login(open_page(viewport), live_server, "marketer", "/backoffice/campaigns/new")
+    page = login(open_page(viewport), live_server, "marketer", "/admin/")
+    links = page.locator("#backoffice-module")
+    assert links.get_by_text("Customer service: find a customer").is_visible()
+    if viewport is DESKTOP:
+        save_screenshot(page, "backoffice-admin-index-links-desktop")
+    links.get_by_text("New coupon campaign (wizard)").click()
     assert page.locator("h1", has_text="New coupon campaign").is_visible()
     fill_wizard(page)
     preview = page.locator("#preview-body")
@@ -156,4 +161,7 @@ def test_customer_service_finds_a_customer_and_issues_a_sorry_coupon(open_page, 
                   "#validate")
         page.locator("#validate").scroll_into_view_if_needed()
         save_screenshot(page, "backoffice-console-validation-desktop")
+    page.goto(f"{live_server.url}/admin/")
+    assert page.locator("#backoffice-module").get_by_text("New coupon campaign").count() == 0
+    assert page.goto(f"{live_server.url}/backoffice/campaigns/new").status == 403  # no campaign creation
     assert page.blocked_requests == []

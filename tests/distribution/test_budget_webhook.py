@@ -6,6 +6,7 @@ import pytest
 from distribution import signing
 from distribution.models import WebhookDelivery
 from promo.models import Campaign, CampaignEvent
+from tests.promo.factories import CampaignFactory, RuleFactory, VoucherFactory, assign
 from tests.rules.test_budgets import CART, budget_campaign
 
 
@@ -47,3 +48,22 @@ def test_a_failed_redemption_that_would_exhaust_sends_nothing(api, receiver, mak
         for _ in range(3):
             api.post("/v1/redemptions", body)
     assert receiver.requests == [] and not WebhookDelivery.objects.exists()  # 500 left: never used up
+
+
+@pytest.mark.django_db
+def test_voucher_budget_exhausted_event(api, receiver, make_endpoint, django_capture_on_commit_callbacks):
+    make_endpoint(receiver.url, ["voucher.*"])
+    campaign = CampaignFactory(name="Per code")
+    voucher = VoucherFactory(code="VBUDGET", campaign=campaign, discount={"type": "AMOUNT", "amount_off": 1000})
+    budget = {"name": "campaign.orders.amount_discounted", "conditions": {"$less_than_or_equal": [2000]}}
+    assign(RuleFactory(name="Code budget", rules={"1": budget}), voucher)
+    body = {"redeemables": [{"object": "voucher", "id": "VBUDGET"}], "order": CART}
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(2):
+            assert api.post("/v1/redemptions", body).status_code == 200
+    [received] = receiver.requests
+    assert received.json["type"] == "voucher.budget_exhausted"
+    assert received.json["data"] == {
+        "voucher": {"id": voucher.public_id, "code": "VBUDGET", "object": "voucher"},
+        "campaign": {"id": campaign.public_id, "name": "Per code", "object": "campaign"},
+        "condition": "campaign.orders.amount_discounted", "limit": 2000, "disabled": True}
