@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from backoffice import wizard
 
 MONEY = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0.01")}
+MAX_USES = 10**9
 
 
 class SearchForm(forms.Form):
@@ -157,10 +158,10 @@ class CampaignWizardForm(forms.Form):
     expiration_date = forms.DateTimeField(required=False, label="Ends",
                                           widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     # Limits
-    per_code = forms.IntegerField(required=False, min_value=1, label="Uses per code",
+    per_code = forms.IntegerField(required=False, min_value=1, max_value=MAX_USES, label="Uses per code",
                                   help_text="Empty: unlimited", initial=1)
-    per_customer = forms.IntegerField(required=False, min_value=1, label="Uses per customer")
-    total_redemptions = forms.IntegerField(required=False, min_value=1, label="Uses in total")
+    per_customer = forms.IntegerField(required=False, min_value=1, max_value=MAX_USES, label="Uses per customer")
+    total_redemptions = forms.IntegerField(required=False, min_value=1, max_value=MAX_USES, label="Uses in total")
     # Budget
     budget = forms.DecimalField(required=False, label="Budget (total discount)", **MONEY,
                                 help_text="The campaign stops when its discounts reach this amount")

@@ -117,6 +117,12 @@ def voucher_of_customer(customer: Customer, code: str, actor) -> Voucher | None:
     return customer_vouchers(customer, actor).filter(code=code).first()
 
 
+LIMIT_LABELS = {
+    "redemption.count.per_customer": "Uses by this customer, with this one",
+    "campaign.redemptions.count": "Uses of the campaign, with this one",
+    "campaign.orders.amount_discounted": "Campaign budget used, with this discount",
+    "campaign.orders.amount": "Campaign order total, with this order",
+}
 CONDITION_TEXT = re.compile(r"^rule (?P<number>\S+): (?P<name>[\w.]+)(?:\[(?P<property>[^\]]*)\])? "
                             r"(?P<conditions>\{.*\}) \(actual: (?P<actual>.*?)\)(?:: (?P<note>.*))?$")
 
@@ -132,7 +138,7 @@ def _value_text(value, money: bool) -> str:
 
 
 def humanize_condition(text: str) -> str:
-    """"rule 1: order.amount {'$more_than_or_equal': [10000]} (actual: 6500)" -> "Order amount at least 100.00
+    """"rule 1: order.amount {'$more_than_or_equal': [10000]} (actual: 6500)" -> "Order amount: at least 100.00
     (here: 65.00)". Text it cannot read is returned as it is."""
     from backoffice.wizard import CONDITION_LABELS, OPERATOR_LABELS
     from rules.services import is_money_condition
@@ -148,12 +154,13 @@ def humanize_condition(text: str) -> str:
     if not isinstance(conditions, dict):
         return text
     name, money = match["name"], is_money_condition(match["name"])
-    label = CONDITION_LABELS.get(name, name) + (f" “{match['property']}”" if match["property"] else "")
+    label = {**CONDITION_LABELS, **LIMIT_LABELS}.get(name, name) + (f" “{match['property']}”" if match["property"]
+                                                                    else "")
     parts = []
     for operator, values in conditions.items():
         shown = ", ".join(_value_text(v, money) for v in (values if isinstance(values, list) else [values]))
         parts.append(f"{OPERATOR_LABELS.get(operator, operator)} {shown}".strip())
-    sentence = f"{label} must be {' and '.join(parts)} (here: {_value_text(actual, money)})"
+    sentence = f"{label}: {' and '.join(parts)} (here: {_value_text(actual, money)})"
     return f"{sentence}: {match['note']}" if match["note"] else sentence
 
 

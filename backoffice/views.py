@@ -265,7 +265,8 @@ def campaign_wizard(request):
     context = {"title": "New coupon campaign", "form": form, "conditions": conditions, "preview": preview,
                "condition_properties": [name for name, _label in wizard.condition_choices()
                                         if wizard.needs_property(name)]}
-    return _page(request, "backoffice/campaign_wizard.html", context, status=400 if form.errors else 200)
+    refused = request.method == "POST" and "preview" not in request.POST  # not created: the answers need fixing
+    return _page(request, "backoffice/campaign_wizard.html", context, status=400 if refused else 200)
 
 
 @staff_member_required

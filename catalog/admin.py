@@ -14,6 +14,7 @@ from import_export.formats.base_formats import CSV, XLSX
 
 from catalog import selectors, services
 from catalog.models import Product, ProductCollection, ProductCollectionItem, Sku
+from core.admin_mixins import ImportExportPermissionsMixin
 from core.errors import ApiError
 
 SPREADSHEET_FORMATS = [CSV, XLSX]
@@ -221,7 +222,7 @@ class HasSkusFilter(admin.SimpleListFilter):
 
 
 @admin.register(Product)
-class ProductAdmin(ImportExportModelAdmin):
+class ProductAdmin(ImportExportPermissionsMixin, ImportExportModelAdmin):
     form = ProductForm
     resource_classes = [ProductResource]
     formats = SPREADSHEET_FORMATS
@@ -245,7 +246,7 @@ class ProductAdmin(ImportExportModelAdmin):
 
 
 @admin.register(Sku)
-class SkuAdmin(ImportExportModelAdmin):
+class SkuAdmin(ImportExportPermissionsMixin, ImportExportModelAdmin):
     form = SkuForm
     resource_classes = [SkuResource]
     formats = SPREADSHEET_FORMATS

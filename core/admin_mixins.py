@@ -183,3 +183,16 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ImportExportPermissionsMixin:
+    """django-import-export in the admin, guarded by the role: importing (which creates and updates rows)
+    needs both the add and the change permission on the model, exporting the view permission. The import's
+    confirm step is a dry run (settings.IMPORT_EXPORT_SKIP_ADMIN_CONFIRM is False) and each import runs in
+    one transaction (IMPORT_EXPORT_USE_TRANSACTIONS): a failing row leaves nothing behind."""
+
+    def has_import_permission(self, request):
+        return all(permissions.has_model_permission(request.user, action, self.model) for action in ("add", "change"))
+
+    def has_export_permission(self, request):
+        return permissions.has_model_permission(request.user, "view", self.model)

@@ -12,6 +12,7 @@ from import_export import fields, resources, widgets
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats.base_formats import CSV, XLSX
 
+from core.admin_mixins import ImportExportPermissionsMixin
 from core.errors import ApiError
 from core.metadata import validate_metadata
 from customers import services
@@ -115,7 +116,7 @@ class CustomerAdminForm(forms.ModelForm):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ImportExportModelAdmin):
+class CustomerAdmin(ImportExportPermissionsMixin, ImportExportModelAdmin):
     form = CustomerAdminForm
     resource_classes = [CustomerResource]
     import_formats = [CSV, XLSX]
@@ -177,7 +178,7 @@ class OrderItemInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ImportExportModelAdmin):
+class OrderAdmin(ImportExportPermissionsMixin, ImportExportModelAdmin):
     resource_classes = [OrderResource]
     import_formats = [CSV, XLSX]
     export_formats = [CSV, XLSX]

@@ -10,8 +10,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from core.errors import ApiError
+from core.models import AsyncAction
+from giftcards import models as giftcard_models
 from giftcards import services, tasks
 from giftcards.models import BirthdayGift, ExpiryLaw, GiftCard, GiftCardCredit, GiftCardTransaction
+from promo.models import Campaign
 
 ASYNC_ACTION_TYPES = tasks.ASYNC_ACTION_TYPES  # importing tasks registers the bulk-issue handler
 
@@ -46,6 +49,26 @@ class CreditInline(ReadOnlyMixin, admin.TabularInline):
     max_num = 0
 
 
+class ReservationInline(ReadOnlyMixin, admin.TabularInline):
+    model = giftcard_models.GiftCardReservation
+    fields = ["session_key", "amount", "expires_at", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    verbose_name_plural = "credits reserved by validation sessions"
+
+
+class ImportForm(forms.Form):
+    campaign = forms.ModelChoiceField(queryset=None, help_text="The GIFT_VOUCHERS campaign the cards join.")
+    file = forms.FileField(help_text="CSV with a header row: code, amount (minor units; empty: the campaign's "
+                                     "value), holder (customer id or source_id) or email, sold_price.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["campaign"].queryset = Campaign.objects.filter(
+            campaign_type=Campaign.CampaignType.GIFT_VOUCHERS, deleted_at__isnull=True).order_by("name")
+
+
 class MoveForm(forms.Form):
     KINDS = [("refund", "Refund (an order refunded onto the card)"), ("top_up", "Top up"),
              ("adjustment", "Correction (+ adds, - removes)"), ("temporary", "Temporary credit (expires)")]
@@ -58,17 +81,28 @@ class MoveForm(forms.Form):
 
 @admin.register(GiftCard)
 class GiftCardAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["code", "balance", "amount", "redeemed_amount", "subtracted_amount", "face_value", "sold_price",
-                    "campaign", "origin", "country", "created_at"]
+    list_display = ["code", "balance", "locked_amount", "amount", "redeemed_amount", "subtracted_amount", "face_value",
+                    "sold_price", "campaign", "expires", "origin", "country", "created_at"]
     list_filter = ["origin", "voucher__campaign"]
     search_fields = ["voucher__code", "voucher__public_id", "voucher__holder__source_id", "voucher__holder__email"]
     list_select_related = ["voucher", "voucher__campaign"]
-    readonly_fields = ["voucher_link", "balance", "amount", "redeemed_amount", "subtracted_amount", "face_value",
-                       "sold_price", "effect", "origin", "country", "expiry_rule", "law_sets_expiry", "created_at",
-                       "updated_at", "move_link"]
+    readonly_fields = ["voucher_link", "balance", "locked_amount", "amount", "redeemed_amount", "subtracted_amount",
+                       "face_value", "sold_price", "effect", "origin", "expires", "country", "expiry_rule",
+                       "law_sets_expiry", "created_at", "updated_at", "move_link"]
     fields = readonly_fields
-    inlines = [CreditInline, TransactionInline]
+    inlines = [CreditInline, ReservationInline, TransactionInline]
     actions = ["move_money"]
+    change_list_template = "admin/giftcards/giftcard/change_list.html"
+
+    @admin.display(description="Expires")
+    def expires(self, card):
+        """What redemptions enforce (an expiry law may replace the campaign's end), with the law's reason."""
+        when = services.card_expiration(card.voucher, card.law_sets_expiry)
+        shown = f"{when:%Y-%m-%d %H:%M} UTC" if when else "Never"
+        if card.expiry_rule:
+            return format_html('{} <span title="{}">({})</span>', shown, card.expiry_rule,
+                               "expiry law" if card.law_sets_expiry else "see expiry rule")
+        return shown
 
     @admin.display(ordering="voucher__code")
     def code(self, card):
@@ -97,7 +131,35 @@ class GiftCardAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     def get_urls(self):
         return [path("<int:pk>/move/", self.admin_site.admin_view(self.move_view), name="giftcards_giftcard_move"),
+                path("import/", self.admin_site.admin_view(self.import_view), name="giftcards_giftcard_import"),
+                path("import/<str:action_id>/", self.admin_site.admin_view(self.import_status_view),
+                     name="giftcards_giftcard_import_status"),
                 *super().get_urls()]
+
+    def import_view(self, request):
+        """Import CSV: the same async action as POST /v1/campaigns/{id}/importCSV."""
+        if not request.user.has_perm("giftcards.change_giftcard") or not request.user.has_perm("promo.add_voucher"):
+            raise PermissionDenied
+        form = ImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                action = services.import_csv_start(form.cleaned_data["file"].read(), form.cleaned_data["campaign"],
+                                                   user=request.user)
+            except ApiError as exc:
+                form.add_error("file", exc.details or exc.message)
+            else:
+                return redirect("admin:giftcards_giftcard_import_status", action.public_id)
+        context = {**self.admin_site.each_context(request), "title": "Import gift cards from CSV", "form": form,
+                   "opts": self.model._meta}
+        return render(request, "admin/giftcards/import.html", context)
+
+    def import_status_view(self, request, action_id: str):
+        if not request.user.has_perm("giftcards.view_giftcard"):
+            raise PermissionDenied
+        action = get_object_or_404(AsyncAction, public_id=action_id, type=services.IMPORT_ACTION)
+        context = {**self.admin_site.each_context(request), "title": f"Gift card import {action.public_id}",
+                   "action": action, "result": action.result or {}, "opts": self.model._meta}
+        return render(request, "admin/giftcards/import_status.html", context)
 
     def move_view(self, request, pk: int):
         if not request.user.has_perm("giftcards.change_giftcard"):

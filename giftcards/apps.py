@@ -15,5 +15,6 @@ class GiftcardsConfig(AppConfig):
         campaigns.register_voucher_kind(Voucher.Type.GIFT_VOUCHER, campaigns.VoucherKind(
             campaign_type=Campaign.CampaignType.GIFT_VOUCHERS, clean=services.clean_voucher_fields,
             created=services.on_voucher_created, generated=services.on_vouchers_generated,
-            code_space_per_code=services.GIFT_CODE_SPACE_PER_CODE))
+            code_space_per_code=services.GIFT_CODE_SPACE_PER_CODE, expiration=services.card_expiration,
+            import_csv=services.import_csv_start))
         register_redemption_summary(selectors.customer_gift_summary)

@@ -5,6 +5,12 @@ A gift card pays for what is left of the order after the discounts: the engine a
 discount redeemable of the request (`applies_after_discounts`), and its credits count as an order-level
 discount, as Voucherify shows them (`discount_amount`, `applied_discount_amount`, `total_amount`).
 `gift.credits` asks for part of the balance; without it the card pays min(balance, total left).
+With `gift.effect` APPLY_TO_ITEMS the credits are split over the order's items in proportion to what is
+left to pay on each (largest remainder), like an APPLY_TO_ITEMS_PROPORTIONALLY discount; what the items
+cannot take (shipping in `order.amount`, or an order without items) stays order-level.
+
+A validation with `session: {type: LOCK}` reserves the credits it would spend (`lock`, called by
+promo.services._lock_session); the redemption with the same session key consumes the reservation.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from giftcards.models import GiftCard
 from promo.discounts import Effect
 from promo.handlers import VoucherHandlerBase
 from promo.models import Voucher
+from promo.money import split_capped
 from promo.registry import Applied, RedeemableError
 from rules import evaluation
 from rules.conditions import Condition, register
@@ -57,7 +64,7 @@ class GiftCardHandler(VoucherHandlerBase):
             raise RedeemableError("missing_amount", "Missing order amount",
                                   "A gift card pays for an order: send order.amount or order.items")
         card = self.card(voucher, ctx)
-        available = services.spendable(card, ctx.now)
+        available = services.spendable(card, ctx.now, session_key=ctx.session_key)
         due = ctx.state.total_amount
         if ref.gift_credits is not None:
             if ref.gift_credits > available:
@@ -69,8 +76,20 @@ class GiftCardHandler(VoucherHandlerBase):
             credits = min(available, due)
         ctx.scratch["redeemable"] = voucher
         limits = evaluation.check_rules(self.rule_targets(voucher), ctx, amount=credits, resource_id=voucher.code)
-        return Applied(effect=Effect(order_discount=credits), result={"gift": {"credits": credits}}, amount=credits,
-                       limits=limits)
+        return Applied(effect=credits_effect(ctx.state, credits, card.effect), result={"gift": {"credits": credits}},
+                       amount=credits, limits=limits)
+
+    def lock(self, voucher: Voucher, ctx, session_key: str, ttl, applied: Applied) -> None:
+        """promo.services._lock_session hook: reserve the credits this validation would spend."""
+        try:
+            services.reserve(self.card(voucher, ctx), session_key, applied.amount if applied else 0, ctx.now + ttl,
+                             now=ctx.now)
+        except services.GiftAmountExceeded as exc:
+            raise _exceeded(exc.details)
+
+    def unlock(self, voucher: Voucher, session_key: str) -> bool:
+        """DELETE /v1/vouchers/{code}/sessions/{key} (and a lost lock race): give the reservation back."""
+        return services.release_reservation(voucher.pk, session_key)
 
     def redeem(self, voucher: Voucher, ctx, ref, applied: Applied) -> dict:
         taken = self.take_use(voucher, ctx)  # also the voucher row lock every balance movement starts with
@@ -81,7 +100,8 @@ class GiftCardHandler(VoucherHandlerBase):
             try:
                 row = services.spend(self.card(voucher, ctx), applied.amount, _engine_actor(ctx),
                                      redemption_id=parent.public_id if parent is not None else "", order=order,
-                                     order_source_id=ctx.order_input.get("source_id") or "", now=ctx.now)
+                                     order_source_id=ctx.order_input.get("source_id") or "", now=ctx.now,
+                                     session_key=ctx.session_key)
             except services.GiftAmountExceeded as exc:
                 raise _exceeded(exc.details)
             taken["gift"] = {"transaction": row.public_id, "credits": applied.amount}
@@ -97,6 +117,18 @@ class GiftCardHandler(VoucherHandlerBase):
                                    api_key=redemption.api_key)
             services.rollback_spend(gift["transaction"], actor, redemption_id=parent,
                                     reason=f"Redemption {parent} rolled back")
+
+
+def credits_effect(state, credits: int, effect: str) -> Effect:
+    """APPLY_TO_ORDER: one order-level amount. APPLY_TO_ITEMS: split over the lines by what is left to pay on
+    each (largest remainder, never more than a line's subtotal); the rest order-level."""
+    lines = [line for line in state.lines if line.subtotal > 0]
+    if effect != GiftCard.Effect.APPLY_TO_ITEMS or not lines:
+        return Effect(order_discount=credits)
+    subtotals = [line.subtotal for line in lines]
+    parts = split_capped(credits, subtotals, subtotals)
+    return Effect(order_discount=credits - sum(parts),
+                  item_discounts={line.index: part for line, part in zip(lines, parts, strict=True) if part})
 
 
 def _engine_actor(ctx) -> services.Actor:

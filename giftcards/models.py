@@ -37,6 +37,9 @@ class GiftCard(models.Model):
     redeemed_amount = models.BigIntegerField(default=0, help_text="Spent in redemptions, net of rollbacks.")
     subtracted_amount = models.BigIntegerField(default=0, help_text="Removed by staff or the API, and expired.")
     balance = models.BigIntegerField(default=0, help_text="Spendable now (temporary credit included).")
+    locked_amount = models.BigIntegerField(default=0, help_text="Part of the balance reserved by validation "
+                                                                "sessions (GiftCardReservation rows, incl. expired "
+                                                                "ones not yet released).")
     effect = models.CharField(max_length=20, choices=Effect.choices, default=Effect.APPLY_TO_ORDER)
     country = models.CharField(max_length=120, blank=True, help_text="Country whose expiry law was applied.")
     expiry_rule = models.TextField(blank=True, help_text="Why the card expires when it does (or never).")
@@ -54,6 +57,7 @@ class GiftCard(models.Model):
                                    & Q(amount__gte=0), name="giftcard_totals_gte_0"),
             models.CheckConstraint(condition=Q(balance=F("amount") - F("subtracted_amount") - F("redeemed_amount")),
                                    name="giftcard_balance_is_income_less_outgoings"),
+            models.CheckConstraint(condition=Q(locked_amount__gte=0), name="giftcard_locked_amount_gte_0"),
         ]
 
     def __str__(self) -> str:
@@ -85,6 +89,29 @@ class GiftCardCredit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.remaining}/{self.amount} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class GiftCardReservation(models.Model):
+    """Credits a validation session (`session: {type: LOCK}`) reserved on a card until `expires_at`:
+    counted in GiftCard.locked_amount, so no other checkout can spend them; the redemption with the same
+    session key consumes the row, DELETE of the session or expiry releases it. The row is the claim
+    ticket: whoever deletes it (once) moves locked_amount."""
+
+    card = models.ForeignKey(GiftCard, on_delete=models.CASCADE, related_name="reservations")
+    session_key = models.CharField(max_length=255)
+    amount = models.BigIntegerField()
+    expires_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["expires_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["card", "session_key"], name="giftcard_reservation_once_per_session"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="giftcard_reservation_amount_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} for {self.session_key} until {self.expires_at:%Y-%m-%d %H:%M}"
 
 
 class ImmutableQuerySet(models.QuerySet):

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from core.errors import InvalidPayload, NotFound
 from giftcards.models import GiftCard, GiftCardCredit, GiftCardTransaction
+from giftcards.services import card_expiration, card_expiry_expression
 from promo.models import Campaign, Voucher
 
 # Our movement kinds -> the spec's VoucherTransaction.type
@@ -133,7 +134,7 @@ def batch_rows(batch_id: str) -> Iterable[tuple]:
                 .order_by("id"))
     for voucher in vouchers.iterator(chunk_size=2000):
         card = getattr(voucher, "gift_card", None)
-        expiration = voucher.expiration_date or (voucher.campaign.expiration_date if voucher.campaign_id else None)
+        expiration = card_expiration(voucher, card.law_sets_expiry if card else False)
         yield (voucher.code, voucher.public_id, card.face_value if card else "", card.balance if card else "",
                "" if card is None or card.sold_price is None else card.sold_price, _iso(expiration) or "",
                voucher.metadata.get("partner", ""), voucher.metadata.get("label", ""), _iso(voucher.created_at))
@@ -155,7 +156,12 @@ def batch_csv(batch_id: str) -> Iterator[bytes]:
 # ================================================================ liability
 
 def _expiry():
-    return Coalesce(F("voucher__expiration_date"), F("voucher__campaign__expiration_date"))
+    return card_expiry_expression()
+
+
+def _written_off():
+    """Expiry rows of the write-off job (not temporary credit expiring): -amount summed."""
+    return GiftCardTransaction.objects.filter(kind=GiftCardTransaction.Kind.EXPIRY, details__write_off=True)
 
 
 def liability(now=None) -> dict:
@@ -174,6 +180,9 @@ def liability(now=None) -> dict:
         total=Coalesce(Sum("balance"), Value(0)))["total"]
     temporary = GiftCardCredit.objects.filter(expired_at__isnull=True).aggregate(
         total=Coalesce(Sum("remaining"), Value(0)))["total"]
+    written_off = -(_written_off().aggregate(total=Coalesce(Sum("amount"), Value(0)))["total"])
+    written_by_campaign = {row["card__voucher__campaign"]: -row["total"] for row in _written_off().values(
+        "card__voucher__campaign").annotate(total=Sum("amount")).order_by()}
     per_campaign = []
     grouped = (cards.values("voucher__campaign").annotate(
         cards=Count("pk"), outstanding=Sum("balance"), sold=Sum(Coalesce(F("sold_price"), F("face_value"))),
@@ -186,7 +195,8 @@ def liability(now=None) -> dict:
         per_campaign.append({"campaign_id": names.get(pk), "campaign_name": labels.get(pk) or "(standalone cards)",
                              "cards": row["cards"], "outstanding_balance": row["outstanding"] or 0,
                              "sold_amount": row["sold"] or 0, "spent_amount": row["spent"] or 0,
-                             "credited_amount": row["credited"] or 0})
+                             "credited_amount": row["credited"] or 0,
+                             "written_off_amount": written_by_campaign.get(pk, 0)})
     by_month = []
     months = (cards.filter(balance__gt=0).annotate(month=TruncMonth(_expiry())).values("month")
               .annotate(cards=Count("pk"), outstanding=Sum("balance")).order_by(F("month").asc(nulls_last=True)))
@@ -202,7 +212,7 @@ def liability(now=None) -> dict:
         "face_value_total": totals["face"], "sold_total": totals["sold"],
         "discount_on_sale_total": totals["face"] - totals["sold"],
         "credited_total": totals["credited"], "spent_total": totals["spent"],
-        "removed_total": totals["subtracted"],
+        "removed_total": totals["subtracted"], "written_off_total": written_off,
         "by_campaign": per_campaign, "by_expiry_month": by_month,
     }
 

@@ -14,8 +14,9 @@ import calendar
 import logging
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
@@ -24,7 +25,14 @@ from core.errors import ApiError, Conflict, InvalidPayload, NotFound
 from core.models import AsyncAction
 from core.services import async_action_start, register_async_handler
 from customers.models import Customer, Order
-from giftcards.models import BirthdayGift, ExpiryLaw, GiftCard, GiftCardCredit, GiftCardTransaction
+from giftcards.models import (
+    BirthdayGift,
+    ExpiryLaw,
+    GiftCard,
+    GiftCardCredit,
+    GiftCardReservation,
+    GiftCardTransaction,
+)
 from promo import codes
 from promo.models import Campaign, Voucher
 
@@ -125,13 +133,16 @@ def _lock_voucher(card_pk: int) -> None:
     list(Voucher.objects.select_for_update().filter(pk=card_pk).values_list("pk", flat=True))
 
 
-def _update_card(card_pk: int, kind: str, amount: int) -> bool:
-    """One conditional UPDATE moving `amount` (> 0) of the given kind; False when it would go below zero."""
+def _update_card(card_pk: int, kind: str, amount: int, *, reserved: int = 0) -> bool:
+    """One conditional UPDATE moving `amount` (> 0) of the given kind; False when it would go below zero.
+    A spend may not take credits other sessions reserved (locked_amount); `reserved` is the part of
+    locked_amount this spend's own session reservation held (released by the same UPDATE)."""
     now = timezone.now()
     cards = GiftCard.objects.filter(pk=card_pk)
     if kind == Kind.SPEND:
-        changed = cards.filter(balance__gte=amount).update(
-            balance=F("balance") - amount, redeemed_amount=F("redeemed_amount") + amount, updated_at=now)
+        changed = cards.filter(balance__gte=F("locked_amount") - reserved + amount, locked_amount__gte=reserved).update(
+            balance=F("balance") - amount, redeemed_amount=F("redeemed_amount") + amount,
+            locked_amount=F("locked_amount") - reserved, updated_at=now)
     elif kind == Kind.ROLLBACK:
         changed = cards.filter(redeemed_amount__gte=amount).update(
             balance=F("balance") + amount, redeemed_amount=F("redeemed_amount") - amount, updated_at=now)
@@ -146,7 +157,8 @@ def _update_card(card_pk: int, kind: str, amount: int) -> bool:
 def _record(card: GiftCard, kind: str, amount: int, actor: Actor, **fields) -> GiftCardTransaction:
     """The ledger row of a movement just made, with the balance it left, and the voucher's `gift` JSON
     brought in line (the API shows the card through it)."""
-    card.refresh_from_db(fields=["amount", "redeemed_amount", "subtracted_amount", "balance", "effect"])
+    card.refresh_from_db(fields=["amount", "redeemed_amount", "subtracted_amount", "balance", "effect",
+                                 "locked_amount"])
     row = GiftCardTransaction.objects.create(card=card, kind=kind, amount=amount, balance_after=card.balance,
                                              actor=actor.label, channel=actor.channel, api_key=actor.api_key,
                                              user=actor.user, **fields)
@@ -155,8 +167,25 @@ def _record(card: GiftCard, kind: str, amount: int, actor: Actor, **fields) -> G
 
 
 def gift_json(card: GiftCard) -> dict:
-    return {"amount": card.amount, "subtracted_amount": card.subtracted_amount, "balance": card.balance,
+    """The spec's Gift object, plus (project extension, only on cards issued to a holder) `expiry_law`:
+    the explanation recorded at issue and whether it replaced the campaign's end date."""
+    body = {"amount": card.amount, "subtracted_amount": card.subtracted_amount, "balance": card.balance,
             "effect": card.effect}
+    if card.expiry_rule:
+        body["expiry_law"] = {"country": card.country or None, "overrides_campaign_expiration": card.law_sets_expiry,
+                              "explanation": card.expiry_rule}
+    return body
+
+
+def card_expiration(voucher: Voucher, law_sets_expiry: bool | None = None) -> datetime | None:
+    """When a gift card really expires: the voucher's own date; the campaign's end only when no expiry law
+    replaced it (a law that forbids expiry leaves no date at all). `law_sets_expiry` None: read from the
+    voucher's gift JSON (no query)."""
+    if law_sets_expiry is None:
+        law_sets_expiry = bool(((voucher.gift or {}).get("expiry_law") or {}).get("overrides_campaign_expiration"))
+    if law_sets_expiry:
+        return voucher.expiration_date
+    return voucher.expiration_date or (voucher.campaign.expiration_date if voucher.campaign_id else None)
 
 
 def sync_voucher(card: GiftCard) -> None:
@@ -269,6 +298,7 @@ def issue_card(voucher: Voucher, *, amount: int, sold_price: int | None = None, 
                                        law_sets_expiry=law_sets, origin=origin)
         _record(card, Kind.ISSUE, amount, actor, reason=reason or "Card issued",
                 details={"sold_price": sold_price} if sold_price is not None else {})
+    voucher.gift = gift_json(card)  # the caller's copy answers the API with what was stored
     return card
 
 
@@ -302,23 +332,121 @@ def overdue_credit(card_pk: int, now: datetime) -> int:
         total=Sum("remaining"))["total"] or 0
 
 
-def spendable(card: GiftCard, now: datetime | None = None) -> int:
-    return max(0, card.balance - overdue_credit(card.pk, now or timezone.now()))
+def spendable(card: GiftCard, now: datetime | None = None, *, session_key: str | None = None) -> int:
+    """What a checkout may spend now: the balance less overdue temporary credit and less what other
+    validation sessions reserved (the session `session_key` may spend its own reservation)."""
+    now = now or timezone.now()
+    release_expired_reservations(card.pk, now)
+    balance, locked = GiftCard.objects.filter(pk=card.pk).values_list("balance", "locked_amount").get()
+    own = _reserved_by(card.pk, session_key, now) if session_key else 0
+    return max(0, balance - overdue_credit(card.pk, now) - (locked - own))
 
 
 def spend(card: GiftCard, amount: int, actor: Actor, *, redemption_id: str = "", order: Order | None = None,
-          order_source_id: str = "", reason: str = "", now: datetime | None = None) -> GiftCardTransaction:
-    """Take `amount` in a redemption (temporary credit first). In the caller's transaction, which holds
-    the voucher row already; raises GiftAmountExceeded if the balance no longer covers it."""
+          order_source_id: str = "", reason: str = "", now: datetime | None = None,
+          session_key: str | None = None) -> GiftCardTransaction:
+    """Take `amount` in a redemption (temporary credit first), consuming the session's reservation if it
+    holds one. In the caller's transaction, which holds the voucher row already; raises
+    GiftAmountExceeded if the balance (less other sessions' reservations) no longer covers it."""
     now = now or timezone.now()
     expire_overdue(card, now, actor=SYSTEM)
-    if not _update_card(card.pk, Kind.SPEND, amount):
+    release_expired_reservations(card.pk, now)
+    reserved = _consume_reservation(card.pk, session_key, now) if session_key else 0
+    if not _update_card(card.pk, Kind.SPEND, amount, reserved=reserved):
         raise GiftAmountExceeded(f"The gift card {card.voucher.code} no longer has {amount} to spend")
     taken = _take_temporary(card.pk, amount, now)
+    details: dict = {"credits": taken} if taken else {}
+    if reserved:
+        details["reserved"] = {"session_key": session_key, "amount": reserved}
     return _record(card, Kind.SPEND, -amount, actor, reason=reason, redemption_id=redemption_id,
                    temporary_amount=-sum(taken.values()), order_id=order.public_id if order is not None else "",
                    order_source_id=(order.source_id or "") if order is not None else order_source_id,
-                   details={"credits": taken} if taken else {})
+                   details=details)
+
+
+# ================================================================ session reservations (validation LOCK)
+
+def _reserved_by(card_pk: int, session_key: str, now: datetime) -> int:
+    return GiftCardReservation.objects.filter(card_id=card_pk, session_key=session_key, expires_at__gt=now
+                                              ).values_list("amount", flat=True).first() or 0
+
+
+def reserve(card: GiftCard, session_key: str, amount: int, expires_at: datetime,
+            now: datetime | None = None) -> GiftCardReservation | None:
+    """Reserve `amount` of the card for a validation session until `expires_at` (a revalidation with the
+    same key replaces its reservation). One conditional UPDATE of locked_amount: raises
+    GiftAmountExceeded when the unreserved spendable balance does not cover it."""
+    now = now or timezone.now()
+    release_expired_reservations(card.pk, now)
+    overdue = overdue_credit(card.pk, now)
+    with transaction.atomic():
+        existing = GiftCardReservation.objects.filter(card_id=card.pk, session_key=session_key).first()
+        held = existing.amount if existing is not None else 0
+        delta = amount - held
+        cards = GiftCard.objects.filter(pk=card.pk)
+        if delta > 0 and not cards.filter(balance__gte=F("locked_amount") + delta + overdue).update(
+                locked_amount=F("locked_amount") + delta):
+            raise GiftAmountExceeded(f"The gift card {card.voucher.code} has less than {amount} left that another "
+                                     "checkout has not reserved")
+        if delta < 0:
+            cards.filter(locked_amount__gte=-delta).update(locked_amount=F("locked_amount") + delta)
+        if existing is not None:
+            if not GiftCardReservation.objects.filter(pk=existing.pk, amount=held).update(amount=amount,
+                                                                                          expires_at=expires_at):
+                raise Conflict("The session's reservation changed meanwhile: validate again")
+            existing.amount, existing.expires_at = amount, expires_at
+            return existing
+        if amount == 0:
+            return None
+        try:
+            with transaction.atomic():
+                return GiftCardReservation.objects.create(card_id=card.pk, session_key=session_key, amount=amount,
+                                                          expires_at=expires_at)
+        except IntegrityError:  # the same session reserved concurrently: undo ours (whole transaction)
+            raise Conflict("The session reserved this card concurrently: validate again")
+
+
+def _consume_reservation(card_pk: int, session_key: str, now: datetime) -> int:
+    """Delete the session's live reservation (exactly once) and return its amount; the caller's spend
+    UPDATE takes it off locked_amount in the same transaction."""
+    row = GiftCardReservation.objects.filter(card_id=card_pk, session_key=session_key, expires_at__gt=now).first()
+    if row is None or not GiftCardReservation.objects.filter(pk=row.pk).delete()[0]:
+        return 0
+    return row.amount
+
+
+def _unlock(card_pk: int, amount: int) -> None:
+    if amount:
+        GiftCard.objects.filter(pk=card_pk, locked_amount__gte=amount).update(
+            locked_amount=F("locked_amount") - amount)
+
+
+def release_reservation(card_pk: int, session_key: str) -> bool:
+    """DELETE of the validation session: its reserved credits become spendable by others again."""
+    row = GiftCardReservation.objects.filter(card_id=card_pk, session_key=session_key).first()
+    if row is None:
+        return False
+    with transaction.atomic():
+        if not GiftCardReservation.objects.filter(pk=row.pk).delete()[0]:
+            return False
+        _unlock(card_pk, row.amount)
+    return True
+
+
+def release_expired_reservations(card_pk: int | None = None, now: datetime | None = None, *,
+                                 batch: int = 1000) -> int:
+    """Free expired reservations (one card's, or a batch of all): each row is deleted by exactly one caller,
+    which then takes its amount off locked_amount."""
+    expired = GiftCardReservation.objects.filter(expires_at__lte=now or timezone.now())
+    if card_pk is not None:
+        expired = expired.filter(card_id=card_pk)
+    released = 0
+    for pk, card_id, amount in expired.values_list("pk", "card_id", "amount")[:batch]:
+        with transaction.atomic():
+            if GiftCardReservation.objects.filter(pk=pk).delete()[0]:
+                _unlock(card_id, amount)
+                released += 1
+    return released
 
 
 def _take_temporary(card_pk: int, amount: int, now: datetime) -> dict[str, int]:
@@ -444,7 +572,7 @@ def expire_credits(now: datetime | None = None) -> dict:
     for bucket in overdue.iterator(chunk_size=500):
         removed += _expire_bucket(bucket.card, bucket.pk, now, Actor.of(job="expire_credits"))
         buckets += 1
-    return {"buckets": buckets, "removed": removed}
+    return {"buckets": buckets, "removed": removed, "reservations_released": release_expired_reservations(now=now)}
 
 
 # ================================================================ refunds to a card
@@ -531,12 +659,15 @@ def clean_voucher_fields(data: dict, path: str, template: dict | None) -> dict:
 
 
 def on_voucher_created(voucher: Voucher, data: dict) -> None:
-    """promo.campaigns calls this when a gift voucher is created (API, admin, refunds, birthdays)."""
+    """promo.campaigns calls this when a gift voucher is created (API, admin, refunds, birthdays, imports)."""
     gift = voucher.gift or {}
     amount = gift.get("amount", 0)
     raw = data.get("gift") if isinstance(data.get("gift"), dict) else {}
     sold = clean_sold_price(raw.get("sold_price"), amount, "gift.sold_price")
-    issue_card(voucher, amount=amount, sold_price=sold, origin="campaign" if voucher.campaign_id else "standalone")
+    issuing = _issue_var.get() or {}
+    issue_card(voucher, amount=amount, sold_price=sold,
+               origin=issuing.get("origin") or ("campaign" if voucher.campaign_id else "standalone"),
+               actor=issuing.get("actor") or SYSTEM, reason=issuing.get("reason") or "")
 
 
 def on_vouchers_generated(campaign_pk: int) -> None:
@@ -652,3 +783,193 @@ def issue_birthday_cards(today: date | None = None) -> dict:
             continue
         issued += 1
     return {"issued": issued, "campaign_id": campaign.public_id, "date": today.isoformat()}
+
+
+# ================================================================ the issue context (imports)
+
+# Set around promo's voucher_create by the CSV import: the card's origin, the ledger's actor and reason.
+_issue_var: ContextVar[dict | None] = ContextVar("giftcard_issue", default=None)
+
+
+# ================================================================ CSV import into a gift campaign
+
+IMPORT_ACTION = "GIFT_CARDS_IMPORT"
+IMPORT_ROWS_PER_BATCH = 200
+IMPORT_AMOUNT = ("amount", "gift_amount", "gift_balance", "value")
+IMPORT_HOLDER = ("holder_id", "holder", "customer", "customer_id", "customer_source_id", "source_id")
+IMPORT_EMAIL = ("email", "holder_email", "customer_email")
+IMPORT_COLUMNS = {"code", "sold_price", "gift_sold_price", "metadata", *IMPORT_AMOUNT, *IMPORT_HOLDER, *IMPORT_EMAIL}
+
+
+def import_csv_start(content: bytes, campaign: Campaign, *, api_key=None, user=None) -> AsyncAction:
+    """POST /v1/campaigns/{id}/importCSV into a GIFT_VOUCHERS campaign (and the admin's Import CSV): the
+    header is checked now (a clear 400); the rows are issued in the background, each through the same
+    voucher create and card issue as the API (an issue row in the ledger), each bad row reported with
+    its number. Columns: code (required), amount (or gift_amount; empty: the campaign's value), holder
+    (holder_id / customer_source_id: a customer id or source_id; or email), sold_price; any other
+    column becomes a metadata key."""
+    from promo.campaigns import _csv_reader
+
+    if campaign.campaign_type != Campaign.CampaignType.GIFT_VOUCHERS:
+        raise InvalidPayload(f"Campaign {campaign.name} is not a GIFT_VOUCHERS campaign")
+    _csv_reader(content)
+    with transaction.atomic():
+        return async_action_start(action_type=IMPORT_ACTION, attachment=content, api_key=api_key, user=user,
+                                  payload={"campaign": campaign.pk, "size": len(content)})
+
+
+def _import_row(columns: list[str], cells: list[str]) -> dict:
+    """One CSV row -> voucher create data (raises InvalidPayload with the reason)."""
+    from promo.campaigns import resolve_customer
+
+    if len(cells) > len(columns):
+        raise InvalidPayload(f"the row has {len(cells)} cells but the header names {len(columns)} columns")
+    row = {name: raw.strip() for name, raw in zip(columns, cells, strict=False) if raw.strip()}
+    if not row.get("code"):
+        raise InvalidPayload("code is empty")
+    gift: dict = {}
+    amount = next((row[c] for c in IMPORT_AMOUNT if c in row), None)
+    if amount is not None:
+        gift["amount"] = _csv_amount(amount, "amount")
+    sold = row.get("sold_price") or row.get("gift_sold_price")
+    if sold is not None:
+        gift["sold_price"] = _csv_amount(sold, "sold_price")
+    data: dict = {"type": Voucher.Type.GIFT_VOUCHER, "code": row["code"], "gift": gift}
+    holder = next((row[c] for c in IMPORT_HOLDER if c in row), None)
+    email = next((row[c] for c in IMPORT_EMAIL if c in row), None)
+    if holder is not None:
+        data["holder_id"] = resolve_customer(holder, "holder").public_id
+    elif email is not None:
+        found = Customer.objects.filter(email__iexact=email, deleted_at__isnull=True).order_by("pk").first()
+        if found is None:
+            raise NotFound(f"Cannot find customer with email {email}")
+        data["holder_id"] = found.public_id
+    metadata = {name.removeprefix("metadata_"): text for name, text in row.items() if name not in IMPORT_COLUMNS}
+    if metadata:
+        data["metadata"] = metadata
+    return data
+
+
+def _csv_amount(text: str, path: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise InvalidPayload(f"{path} must be a whole number in minor units (1000 is 10.00), not {text!r}")
+    return clean_amount(value, path, minimum=0)
+
+
+@register_async_handler(IMPORT_ACTION)
+def import_csv_run(action: AsyncAction, progress) -> dict:
+    """Rows are numbered as in the file (the header is row 1); a rerun resumes after the last committed
+    batch. Each row is its own savepoint: a bad row (an existing code, an unknown holder, a bad amount)
+    is reported and the others are issued."""
+    import csv
+
+    from promo import campaigns as promo_campaigns
+
+    campaign = Campaign.objects.filter(pk=action.payload["campaign"], deleted_at__isnull=True).first()
+    if campaign is None:
+        raise NotFound("The campaign was deleted before the import ran")
+    columns, reader = promo_campaigns._csv_reader(bytes(action.attachment or b""))
+    try:
+        rows = [(reader.line_num, cells) for cells in reader if any(cell.strip() for cell in cells)]
+    except csv.Error as exc:
+        raise InvalidPayload(f"The file is not valid CSV near line {reader.line_num}: {exc}", key="invalid_csv")
+    actor = Actor(label=f"import:{action.public_id}", channel="API" if action.api_key_id else "USER",
+                  api_key=action.api_key, user=action.user)
+    context = {"origin": "import", "actor": actor, "reason": f"CSV import {action.public_id}"}
+
+    def process(batch, _start, tally) -> None:
+        for line, cells in batch:
+            code = cells[columns.index("code")].strip() if columns.index("code") < len(cells) else None
+            token = _issue_var.set(context)
+            try:
+                with transaction.atomic():
+                    promo_campaigns.voucher_create(_import_row(columns, cells), campaign=campaign)
+            except ApiError as exc:
+                tally.fail(line, code, exc.details or exc.message)
+                continue
+            finally:
+                _issue_var.reset(token)
+            tally.done_count += 1
+
+    return promo_campaigns.run_in_batches(action, rows, process, batch_size=IMPORT_ROWS_PER_BATCH)
+
+
+# ================================================================ write-off of balances on expired cards
+
+def card_expiry_expression():
+    """The database's version of card_expiration(): the voucher's own date; the campaign's end only when
+    no expiry law replaced it."""
+    from django.db.models import Case, When
+    from django.db.models.functions import Coalesce
+
+    return Case(When(law_sets_expiry=True, then=F("voucher__expiration_date")),
+                default=Coalesce(F("voucher__expiration_date"), F("voucher__campaign__expiration_date")))
+
+
+def law_forbids_expiry(card: GiftCard) -> ExpiryLaw | None:
+    """The law (of the country recorded at issue, or the holder's current one) that forbids the card to
+    expire, if any: such a card's balance is never written off."""
+    countries = {card.country}
+    if card.voucher.holder_id:
+        countries.add(card.voucher.holder.address_country)
+    for country in filter(None, countries):
+        law = expiry_law_for(country)
+        if law is not None and law.no_expiry:
+            return law
+    return None
+
+
+def write_off_grace_days() -> int:
+    return int(getattr(settings, "GIFTCARD_EXPIRY_WRITE_OFF_DAYS", 0) or 0)
+
+
+def write_off_expired(now: datetime | None = None, *, grace_days: int | None = None) -> dict:
+    """The scheduled breakage job: the balance of every card expired more than `grace_days` ago
+    (GIFTCARD_EXPIRY_WRITE_OFF_DAYS; 0 disables the job) goes to zero with an `expiry` ledger row
+    (details.write_off), except on cards whose country's law forbids expiry. Idempotent: a card with
+    nothing left is not touched again."""
+    now = now or timezone.now()
+    days = write_off_grace_days() if grace_days is None else grace_days
+    if days <= 0:
+        return {"cards": 0, "written_off": 0, "skipped_by_law": 0,
+                "message": "Disabled: set GIFTCARD_EXPIRY_WRITE_OFF_DAYS to a number of days"}
+    cutoff = now - timedelta(days=days)
+    due = (GiftCard.objects.annotate(expires=card_expiry_expression())
+           .filter(balance__gt=0, expires__isnull=False, expires__lte=cutoff)
+           .select_related("voucher", "voucher__holder").order_by("pk"))
+    actor = Actor.of(job="write_off_expired")
+    cards = total = skipped = 0
+    for card in due.iterator(chunk_size=500):
+        if law_forbids_expiry(card) is not None:
+            skipped += 1
+            continue
+        amount = write_off_card(card, now, actor=actor, grace_days=days,
+                                expired_at=card.expires)
+        if amount:
+            cards += 1
+            total += amount
+    return {"cards": cards, "written_off": total, "skipped_by_law": skipped, "grace_days": days}
+
+
+def write_off_card(card: GiftCard, now: datetime, *, actor: Actor, grace_days: int,
+                   expired_at: datetime | None = None) -> int:
+    """Zero one expired card: its temporary credit closes, its session reservations go, and one expiry row
+    takes the whole balance. Under the voucher lock, so nothing spends meanwhile."""
+    with transaction.atomic():
+        _lock_voucher(card.pk)
+        balance = GiftCard.objects.values_list("balance", flat=True).get(pk=card.pk)
+        if balance <= 0:
+            return 0
+        open_credit = GiftCardCredit.objects.filter(card_id=card.pk, expired_at__isnull=True)
+        temporary = open_credit.aggregate(total=Sum("remaining"))["total"] or 0
+        open_credit.update(remaining=0, expired_at=now)
+        GiftCardReservation.objects.filter(card_id=card.pk).delete()
+        GiftCard.objects.filter(pk=card.pk).update(locked_amount=0)
+        when = f"{expired_at:%Y-%m-%d}" if expired_at else "its expiry"
+        _move(card, Kind.EXPIRY, -balance, actor, lock=False, temporary_amount=-temporary,
+              reason=f"Card expired on {when}: balance written off after {grace_days} days' grace",
+              details={"write_off": True, "expired_at": expired_at.isoformat() if expired_at else None,
+                       "grace_days": grace_days})
+    return balance

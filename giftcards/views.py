@@ -26,7 +26,7 @@ def _card_summary(code: str) -> dict | None:
     except ApiError:
         return None
     voucher = card.voucher
-    expires = voucher.expiration_date or (voucher.campaign.expiration_date if voucher.campaign_id else None)
+    expires = services.card_expiration(voucher, card.law_sets_expiry)
     return {"code": voucher.code, "balance": services.spendable(card), "active": voucher.active,
             "expires": expires, "expiry_rule": card.expiry_rule,
             "campaign": voucher.campaign.name if voucher.campaign_id else ""}

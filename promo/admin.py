@@ -11,21 +11,37 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
-from django.http import StreamingHttpResponse
+from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from import_export.admin import ImportExportModelAdmin
+from import_export.formats.base_formats import CSV, XLSX
 
 from core import audit
 from core.admin_mixins import (
     AuditedAdminMixin,
     AuditHistoryMixin,
+    ImportExportPermissionsMixin,
     ObjectPermissionsAdminMixin,
     ReadOnlyAdminMixin,
     RestrictedAdminMixin,
 )
 from core.errors import ApiError
 from core.permissions import has_perm, restrict
-from promo import approvals, codes, locks, tasks
+from promo import admin_bulk, admin_promotions, approvals, codes, duplication, locks, tasks
 from promo import campaigns as services
-from promo.models import Campaign, CampaignEvent, Category, Redemption, RedemptionRollback, SessionLock, Voucher
+from promo.models import (
+    Campaign,
+    CampaignEvent,
+    Category,
+    PromotionStack,
+    PromotionTier,
+    Redemption,
+    RedemptionRollback,
+    SessionLock,
+    Voucher,
+)
+from promo.resources import VoucherResource
 
 # Importing promo.tasks registers the async action handlers; admin autodiscovery imports this module in
 # every process (Celery workers included).
@@ -77,7 +93,7 @@ class CampaignAdmin(RestrictedAdminMixin, AuditHistoryMixin, ObjectPermissionsAd
     readonly_fields = ["public_id", "campaign_type", "type", "voucher_template", "codes", "approval_status",
                        "approval_note", "created_by", "approved_by", "approved_at", "creation_status",
                        "vouchers_generation_status", "created_at", "updated_at", "deleted_at"]
-    actions = ["enable", "disable", "approve", "reject", "export_codes"]
+    actions = ["enable", "disable", "schedule", "duplicate", "approve", "reject", "export_codes"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(codes_total=Count("vouchers"))
@@ -111,6 +127,41 @@ class CampaignAdmin(RestrictedAdminMixin, AuditHistoryMixin, ObjectPermissionsAd
     def disable(self, request, queryset):
         self._each(request, restrict(queryset, request.user, "change"),
                    lambda campaign: services.campaign_set_active(campaign, False), "Disabled")
+
+    @admin.action(description="Schedule the selected campaigns (start and expiry dates)", permissions=["change"])
+    def schedule(self, request, queryset):
+        changeable = restrict(queryset, request.user, "change")
+        form = ScheduleForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            dates = {key: form.cleaned_data.get(key) for key in ("start_date", "expiration_date")}
+            self._each(request, changeable, lambda campaign: services.campaign_set_fields(campaign, dates),
+                       "Scheduled")
+            return None
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
+                   "title": "Schedule campaigns", "campaigns": list(changeable[:50]),
+                   "action": request.POST.get("action", ""), "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                   "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+                   "select_across": request.POST.get("select_across", "0")}
+        return TemplateResponse(request, "admin/promo/campaign/schedule.html", context)
+
+    def has_duplicate_permission(self, request):
+        return has_perm(request.user, "promo.add_campaign")
+
+    @admin.action(description="Duplicate the selected campaigns (settings, rules and tiers; no codes)",
+                  permissions=["duplicate"])
+    def duplicate(self, request, queryset):
+        copies = []
+        for campaign in restrict(queryset, request.user, "view").select_related("category"):
+            try:
+                copies.append(duplication.campaign_duplicate(campaign, user=request.user))
+            except ApiError as exc:
+                messages.error(request, f"{campaign.name}: {exc.details or exc.message}")
+        for copy in copies:
+            pending = " It waits for approval." if copy.approval_status == Campaign.Approval.PENDING else ""
+            messages.success(request, f"Created {copy.name} ({copy.public_id}).{pending}")
+        if len(copies) == 1:
+            return HttpResponseRedirect(reverse("admin:promo_campaign_change", args=[copies[0].pk]))
+        return None
 
     @admin.action(description="Approve the selected campaigns (they go live)", permissions=["approve"])
     def approve(self, request, queryset):
@@ -172,9 +223,28 @@ class VoucherForm(forms.ModelForm):
         return cleaned
 
 
+class ScheduleForm(forms.Form):
+    start_date = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+                                     help_text="Empty: from now on")
+    expiration_date = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+                                          help_text="Empty: no end")
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start_date"), cleaned.get("expiration_date")
+        if start and end and end <= start:
+            raise ValidationError("The expiry must be after the start.")
+        return cleaned
+
+
 @admin.register(Voucher)
-class VoucherAdmin(RestrictedAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
+class VoucherAdmin(RestrictedAdminMixin, AuditHistoryMixin, ImportExportPermissionsMixin, ImportExportModelAdmin):
+    """Codes; bulk actions (enable, disable, extend expiry, metadata) run in the background with a progress
+    page (promo.admin_bulk); CSV/XLSX import and export matched by code (promo.resources)."""
+
     form = VoucherForm
+    resource_classes = [VoucherResource]
+    formats = [CSV, XLSX]
     list_display = ["code", "campaign", "type", "active", "redemption_quantity", "redeemed_quantity",
                     "locked_quantity", "holder", "expiration_date", "created_at"]
     list_filter = ["active", "type", "campaign"]
@@ -184,7 +254,7 @@ class VoucherAdmin(RestrictedAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
     raw_id_fields = ["campaign", "holder"]
     readonly_fields = ["public_id", "redeemed_quantity", "locked_quantity", "created_at", "updated_at"]
     show_full_result_count = False  # campaigns hold millions of codes
-    actions = ["enable", "disable"]
+    actions = ["enable", "disable", "extend_expiry", "change_metadata"]
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -208,22 +278,38 @@ class VoucherAdmin(RestrictedAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
         """Enable / disable: whoever may change vouchers, and customer service (promo.disable_voucher)."""
         return self.has_change_permission(request) or has_perm(request.user, "promo.disable_voucher")
 
-    def _togglable(self, request, queryset):
-        if has_perm(request.user, "promo.disable_voucher"):
-            return restrict(queryset, request.user, "view")
-        return restrict(queryset, request.user, "change")
-
     @admin.action(description="Enable the selected vouchers", permissions=["toggle"])
     def enable(self, request, queryset):
-        for voucher in self._togglable(request, queryset):
-            services.voucher_set_active(voucher, True)
-        messages.success(request, "Enabled.")
+        return admin_bulk.toggle(self, request, queryset, True)
 
     @admin.action(description="Disable the selected vouchers", permissions=["toggle"])
     def disable(self, request, queryset):
-        for voucher in self._togglable(request, queryset):
-            services.voucher_set_active(voucher, False)
-        messages.success(request, "Disabled.")
+        return admin_bulk.toggle(self, request, queryset, False)
+
+    @admin.action(description="Extend the expiry date of the selected vouchers", permissions=["change"])
+    def extend_expiry(self, request, queryset):
+        return admin_bulk.bulk_action(self, request, queryset, admin_bulk.form_for(request, admin_bulk.ExpiryForm),
+                                      title="Extend the expiry date of codes", button="Set the new expiry date")
+
+    @admin.action(description="Change the metadata of the selected vouchers", permissions=["change"])
+    def change_metadata(self, request, queryset):
+        return admin_bulk.bulk_action(self, request, queryset, admin_bulk.form_for(request, admin_bulk.MetadataForm),
+                                      title="Change the metadata of codes", button="Set the metadata")
+
+    def get_urls(self):
+        own = [
+            path("bulk-progress/<str:action_id>/", self.admin_site.admin_view(self.bulk_progress_view),
+                 name="promo_voucher_bulk_progress"),
+            path("bulk-progress/<str:action_id>.json", self.admin_site.admin_view(self.bulk_progress_json_view),
+                 name="promo_voucher_bulk_progress_json"),
+        ]
+        return own + super().get_urls()
+
+    def bulk_progress_view(self, request, action_id: str):
+        return admin_bulk.progress_view(self, request, action_id)
+
+    def bulk_progress_json_view(self, request, action_id: str):
+        return admin_bulk.progress_json_view(self, request, action_id)
 
 
 # ---------------------------------------------------------------- history (read-only)
@@ -294,3 +380,7 @@ class CampaignEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+admin.site.register(PromotionTier, admin_promotions.PromotionTierAdmin)
+admin.site.register(PromotionStack, admin_promotions.PromotionStackAdmin)

@@ -6,6 +6,7 @@ class PromoConfig(AppConfig):
     verbose_name = "Campaigns and redemptions"
 
     def ready(self):
+        from core.permissions import register_scoped_model
         from customers.selectors import register_redemption_summary
         from promo import handlers, promotion_handlers, registry, selectors, services, tasks  # noqa: F401  (tasks)
         from rules.evaluation import on_budget_exhausted
@@ -18,3 +19,6 @@ class PromoConfig(AppConfig):
         on_budget_exhausted(promotion_handlers.budget_exhausted)
         register_redemption_summary(selectors.customer_redemption_counters)
         on_budget_exhausted(services.budget_exhausted)
+        # Tiers and stacks are seen and changed with their campaign (category grants, single campaigns).
+        register_scoped_model("promo.PromotionTier", campaign="campaign")
+        register_scoped_model("promo.PromotionStack", campaign="campaign")

@@ -74,9 +74,23 @@ class VoucherKind:
     created: Callable[[Voucher, dict], None]  # one voucher inserted (same transaction), with the raw data
     generated: Callable[[int], None]  # inside each generated batch's transaction, with the campaign pk
     code_space_per_code: int = codes.CODES_PER_BILLION
+    # When the voucher really expires, if not "its own date, else the campaign's" (gift cards: an expiry
+    # law may replace the campaign's end); shown as expiration_date. No database query: reads the voucher.
+    expiration: Callable[[Voucher], datetime | None] | None = None
+    # POST /v1/campaigns/{id}/importCSV into a campaign of this kind: (content, campaign, api_key, user) ->
+    # AsyncAction, instead of the discount-voucher import.
+    import_csv: Callable[..., AsyncAction] | None = None
 
 
 VOUCHER_KINDS: dict[str, VoucherKind] = {}
+
+
+def voucher_expiration(voucher: Voucher) -> datetime | None:
+    """The expiration_date a voucher shows: its own, else its campaign's, unless its kind says otherwise."""
+    plugged = VOUCHER_KINDS.get(voucher.type)
+    if plugged is not None and plugged.expiration is not None:
+        return plugged.expiration(voucher)
+    return voucher.expiration_date or (voucher.campaign.expiration_date if voucher.campaign_id else None)
 
 
 def register_voucher_kind(voucher_type: str, kind: VoucherKind) -> None:
@@ -1057,6 +1071,9 @@ def vouchers_import_csv_start(content: bytes, *, campaign: Campaign | None = Non
                               user=None) -> AsyncAction:
     """POST /v1/vouchers/importCSV and /v1/campaigns/{id}/importCSV: the header is checked now (a clear
     400); rows are imported in the background, each bad row reported with its number."""
+    plugged = _kind_of_campaign_type(campaign.campaign_type) if campaign is not None else None
+    if plugged is not None and plugged[1].import_csv is not None:  # e.g. gift cards: giftcards.services
+        return plugged[1].import_csv(content, campaign, api_key=api_key, user=user)
     _csv_reader(content)
     with transaction.atomic():
         action = async_action_start(action_type=IMPORT_ACTION, attachment=content, api_key=api_key, user=user,

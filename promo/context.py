@@ -133,8 +133,12 @@ def _line(index: int, item: dict, catalog: CatalogLookup) -> tuple[Line, ItemInf
     return line, info
 
 
-def build_context(payload: dict, *, api_key=None) -> Context:
-    """From a validated stacked request (see promo.api.serializers) to the evaluation context."""
+_LOOK_UP = object()
+
+
+def build_context(payload: dict, *, api_key=None, customer=_LOOK_UP) -> Context:
+    """From a validated stacked request (see promo.api.serializers) to the evaluation context.
+    `customer`: the customer the caller already found for payload["customer"] (None: none), not looked up again."""
     order_input = _clean(payload.get("order"))
     raw_items = [_clean(item) for item in order_input.get("items") or []]
     existing = find_order(order_input) if order_input else None
@@ -160,7 +164,8 @@ def build_context(payload: dict, *, api_key=None) -> Context:
     customer_input = _clean(payload.get("customer")) or None
     return Context(
         redeemables=redeemables, order_input=order_input, customer_input=customer_input,
-        customer=find_customer(customer_input) or (existing.customer if existing is not None else None),
+        customer=(find_customer(customer_input) if customer is _LOOK_UP else customer)
+        or (existing.customer if existing is not None else None),
         existing_order=existing, state=OrderState(lines=lines, amount=amount), items=infos,
         has_order=bool(order_input) or existing is not None, has_items=bool(lines), catalog=catalog,
         session=_clean(payload.get("session")) or None, tracking_id=payload.get("tracking_id"),

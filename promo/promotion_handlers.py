@@ -68,10 +68,14 @@ def unit_grants(discount: dict, ctx) -> list[discounts.UnitGrant]:
     """UNIT grants with catalog prices, looked up once for each discount definition (per request, or per
     cache generation in qualifications, which hand in a shared dict)."""
     cache = ctx.scratch.setdefault("unit_grants", {})
+    held = cache.get(id(discount))  # the same definition again (a cached tier): no key to build
+    if held is not None and held[0] is discount:
+        return held[1]
     key = json.dumps(discount, sort_keys=True, default=str)
     found = cache.get(key)
     if found is None:
         found = cache[key] = resolve_unit_grants(discount)
+    cache[id(discount)] = (discount, found)  # holding the definition: its id is not reused meanwhile
     return found
 
 

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
+from core import audit
 from core.errors import InvalidPayload, NotFound
 from promo import campaigns as campaign_services
 from promo.campaign_selectors import campaign_get, usable_ref
@@ -210,6 +211,7 @@ def tiers_create(campaign: Campaign, tiers_data: list, *, path: str = "promotion
             hierarchy = max(hierarchy, fields["hierarchy"]) + 1
             tier = PromotionTier.objects.create(campaign=campaign, **fields)
             campaign_services.assign_rules(rules or [], "promotion_tier", tier.public_id)
+            audit.record_create(tier, changes=_rules_change(rules) if rules else None)
             created.append(tier)
         definitions_changed()
     return created
@@ -231,6 +233,7 @@ def tier_update(tier: PromotionTier, data) -> PromotionTier:
     campaign_services.check_validity({**merged, **changes})
     quantity = changes.get("redemption_quantity")
     with transaction.atomic():
+        before = audit.snapshot(tier, [PromotionTier._meta.get_field(k).attname for k in changes])
         if changes:
             updated = PromotionTier.objects.filter(pk=tier.pk)
             if quantity is not None:  # never below the uses already taken (the CHECK constraint backs this)
@@ -239,13 +242,76 @@ def tier_update(tier: PromotionTier, data) -> PromotionTier:
                 raise InvalidPayload(f"redemption.quantity cannot be below the {tier.redeemed_quantity} uses taken")
         if rules is not None:
             campaign_services.assign_rules(rules, "promotion_tier", tier.public_id)
+        audit.record_update(tier, before, changes=_rules_change(rules) if rules is not None else None)
         definitions_changed()
     return tier_get(tier.public_id)
 
 
+def _rules_change(rules) -> dict | None:
+    return {"validation_rules": [None, [r.public_id for r in rules]]} if rules is not None else None
+
+
 def tier_set_active(tier: PromotionTier, active: bool) -> PromotionTier:
-    PromotionTier.objects.filter(pk=tier.pk).update(active=active, updated_at=timezone.now())
-    definitions_changed()
+    with transaction.atomic():
+        if PromotionTier.objects.filter(pk=tier.pk).exclude(active=active).update(active=active,
+                                                                                   updated_at=timezone.now()):
+            audit.record(audit.Action.UPDATE, tier, changes={"active": [not active, active]})
+        definitions_changed()
+    return tier_get(tier.public_id)
+
+
+TIER_ADMIN_FIELDS = {"name", "banner", "action", "metadata", "hierarchy", "active", "category",
+                     "redemption_quantity", *campaign_services.VALIDITY_FIELDS}
+
+
+def clean_tier_fields(tier: PromotionTier, fields: dict) -> dict:
+    """Model field values from a back-office form (None clears a date or the limit), checked by the API's
+    rules. Raises ApiError."""
+    unknown = set(fields) - TIER_ADMIN_FIELDS
+    if unknown:
+        raise InvalidPayload(f"These fields cannot be edited here: {', '.join(sorted(unknown))}")
+    out = dict(fields)
+    if "name" in out:
+        out["name"] = campaign_services.clean_name(out["name"])
+    if "banner" in out:
+        out["banner"] = campaign_services.clean_text(out["banner"] or "", "banner", campaign_services.MAX_TEXT)
+    if "action" in out:
+        out["action"] = _clean_action(out["action"])
+    if "metadata" in out:
+        out["metadata"] = campaign_services.clean_metadata("promotion_tier", out["metadata"] or {})
+    if "hierarchy" in out:
+        out["hierarchy"] = campaign_services.clean_int(out["hierarchy"], "hierarchy", maximum=MAX_HIERARCHY)
+    if out.get("redemption_quantity") is not None:
+        out["redemption_quantity"] = campaign_services.clean_quantity(out["redemption_quantity"])
+        if tier.pk and out["redemption_quantity"] < tier.redeemed_quantity:
+            raise InvalidPayload(f"The redemption limit cannot be below the {tier.redeemed_quantity} uses taken",
+                                 key="quantity_below_redeemed", message="Quantity below redeemed")
+    for key, check in (("validity_timeframe", campaign_services.clean_timeframe),
+                       ("validity_day_of_week", campaign_services.clean_days),
+                       ("validity_hours", campaign_services.clean_hours)):
+        if out.get(key) is not None:
+            out[key] = check(out[key])
+    campaign_services.check_validity({**{k: getattr(tier, k) for k in campaign_services.VALIDITY_FIELDS}, **out})
+    return out
+
+
+def tier_set_fields(tier: PromotionTier, fields: dict) -> PromotionTier:
+    """Back-office edit: only the given columns are written (one UPDATE, never the counters), audited."""
+    changes = clean_tier_fields(tier, fields)
+    if not changes:
+        return tier_get(tier.public_id)
+    with transaction.atomic():
+        stored = PromotionTier.objects.get(pk=tier.pk)  # a form has already set the new values on `tier`
+        before = audit.snapshot(stored, [PromotionTier._meta.get_field(k).attname for k in changes])
+        updated = PromotionTier.objects.filter(pk=tier.pk)
+        quantity = changes.get("redemption_quantity")
+        if quantity is not None:
+            updated = updated.filter(redeemed_quantity__lte=quantity)
+        if not updated.update(**changes, updated_at=timezone.now()):
+            raise InvalidPayload(f"The redemption limit cannot be below the {stored.redeemed_quantity} uses taken",
+                                 key="quantity_below_redeemed", message="Quantity below redeemed")
+        audit.record_update(stored, before)
+        definitions_changed()
     return tier_get(tier.public_id)
 
 
@@ -258,6 +324,7 @@ def tier_delete(tier: PromotionTier) -> None:
                 PromotionStack.objects.filter(pk=stack.pk).update(tier_ids=remaining, updated_at=timezone.now())
         ValidationRuleAssignment.objects.filter(related_object_type="promotion_tier",
                                                 related_object_id=tier.public_id).delete()
+        audit.record_delete(tier)
         tier.delete()
         definitions_changed()
 
@@ -305,22 +372,29 @@ def stack_create(campaign: Campaign, data) -> PromotionStack:
         raise InvalidPayload("Promotion stacks belong to PROMOTION campaigns", key="invalid_campaign_type",
                              message="Not a promotion campaign")
     fields = _stack_fields(campaign, data, creating=True)
-    stack = PromotionStack.objects.create(campaign=campaign, **fields)
-    definitions_changed()
+    with transaction.atomic():
+        stack = PromotionStack.objects.create(campaign=campaign, **fields)
+        audit.record_create(stack)
+        definitions_changed()
     return stack_get(campaign, stack.public_id)
 
 
 def stack_update(stack: PromotionStack, data) -> PromotionStack:
     fields = _stack_fields(stack.campaign, data, creating=False)
     if fields:
-        PromotionStack.objects.filter(pk=stack.pk).update(**fields, updated_at=timezone.now())
-        definitions_changed()
+        with transaction.atomic():
+            before = audit.snapshot(stack, [PromotionStack._meta.get_field(k).attname for k in fields])
+            PromotionStack.objects.filter(pk=stack.pk).update(**fields, updated_at=timezone.now())
+            audit.record_update(stack, before)
+            definitions_changed()
     return stack_get(stack.campaign, stack.public_id)
 
 
 def stack_delete(stack: PromotionStack) -> None:
-    stack.delete()
-    definitions_changed()
+    with transaction.atomic():
+        audit.record_delete(stack)
+        stack.delete()
+        definitions_changed()
 
 
 def stack_tiers(stack: PromotionStack) -> list[PromotionTier]:

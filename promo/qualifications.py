@@ -23,23 +23,34 @@ With a cart, a redeemable that would give it nothing (10% off a product it does 
 offered, except in AUDIENCE_ONLY. Sorting: DEFAULT newest first, BEST_DEAL / LEAST_DEAL by the total
 applied discount (ties newest first); pages follow `starting_after` (the created_at of the last one).
 Loaded tiers, stacks and rules are shared for QUALIFICATIONS_CACHE_SECONDS (tier and stack writes
-through promo.promotions refresh them at once).
+through promo.promotions refresh them at once), with each tier's rules compiled once (rules.evaluation
+.quick_verdict). On top of that, whole answers are kept for QUALIFICATIONS_CACHE_SECONDS, keyed by the
+request as sent, the caller, the customer's row (id, updated_at, order totals) and the definitions'
+generation: the same cart asked again within seconds is answered without evaluating anything.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 
-from core.permissions import redeemable_in_scope
+from core.permissions import current_actor, redeemable_in_scope, resolve_actor
+from core.rawsql import RowLoader
+from customers.models import Customer
 from promo import discounts, presenters
 from promo.context import Context, RedeemableRef, build_context
+from promo.handlers import _VOUCHER_ROWS as WALLET_ROWS
 from promo.models import Campaign, Category, PromotionStack, PromotionTier, Voucher
 from promo.promotion_handlers import HANDLER as TIER_HANDLER
 from promo.promotion_handlers import rule_targets
@@ -92,15 +103,37 @@ class Qualified:
 # ================================================================ entry point
 
 def qualify(request: dict, *, api_key=None) -> dict:
-    """`request` is the parsed body (promo.api.qualifications): customer, order, scenario, options, ..."""
+    """`request` is the parsed body (promo.api.qualifications): customer, order, scenario, options, ...
+    The answer comes from the result cache when the same request was answered within
+    QUALIFICATIONS_CACHE_SECONDS for the same caller, customer row and definitions; it is shared: do not
+    change it."""
+    seconds = getattr(settings, "QUALIFICATIONS_CACHE_SECONDS", 0)
+    customer = _customer(request.get("customer"))
+    key = _result_key(request, customer) if seconds > 0 else None
+    if key is not None:
+        found = _results.get(key)
+        if found is not None and time.monotonic() - found[0] < seconds:
+            return found[1]
+    body = _qualify(request, customer, api_key)
+    if key is not None:
+        with _results_lock:
+            _results[key] = (time.monotonic(), body)
+            while len(_results) > RESULTS_KEPT:
+                _results.popitem(last=False)
+    return body
+
+
+def _qualify(request: dict, customer: Customer | None, api_key) -> dict:
     scenario = request.get("scenario") or "ALL"
     options = request.get("options") or {}
     ctx = build_context({"redeemables": [], "order": request.get("order"), "customer": request.get("customer"),
                          "metadata": request.get("metadata"), "tracking_id": request.get("tracking_id"),
-                         "session": None}, api_key=api_key)
+                         "session": None}, api_key=api_key, customer=customer)
     ctx.scratch["ignored_conditions"] = _ignored_conditions(scenario)
+    ctx.scratch["pristine_state"] = ctx.state  # condition values are read once while the cart is as sent
     stacking = project_stacking_rules()
     definitions = _definitions(ctx.now) if scenario != "CUSTOMER_WALLET" else None
+    ctx.scratch["rule_plans"] = definitions.plans if definitions else {}
     # Only what the caller's API key (or user) may see: other categories' campaigns do not exist for it.
     tiers = [t for t in definitions.tiers if redeemable_in_scope(t.campaign)] if definitions else []
     stacks = [(s, members) for s, members in definitions.stacks if redeemable_in_scope(s.campaign)] \
@@ -108,14 +141,20 @@ def qualify(request: dict, *, api_key=None) -> dict:
     vouchers = [v for v in _wallet(ctx) if redeemable_in_scope(v)] if scenario not in ("PROMOTION_STACKS",) else []
     ctx.scratch["assigned_rules"] = dict(definitions.rules) if definitions else {}
     ctx.scratch["unit_grants"] = definitions.grants if definitions else {}
-    _prefetch_rules(ctx.scratch["assigned_rules"], vouchers)
-    found: list[Qualified | None] = []
+    for voucher in vouchers:
+        if not voucher.has_rules:  # known from the wallet's query: no rules query for them
+            ctx.scratch["assigned_rules"][tuple(_targets_of(voucher))] = []
+    _prefetch_rules(ctx.scratch["assigned_rules"], [v for v in vouchers if v.has_rules])
+    # (created_at, id, evaluate): each candidate is judged alone on the cart as sent, so the order they
+    # are judged in changes nothing, and newest first only as many as the page needs are judged at all.
+    candidates: list[tuple[datetime, str, Any]] = []
     if scenario != "PROMOTION_STACKS":
-        found += [_single(TIER_HANDLER, t, "promotion_tier", t.public_id, ctx, scenario) for t in tiers]
-        found += [_single(handler_for(v.type), v, "voucher", v.code, ctx, scenario) for v in vouchers]
-    found += [_stack(s, members, ctx) for s, members in stacks]
-    found = [q for q in found if q is not None and _matches_filters(q, options.get("filters"))]
-    page, has_more = _page(_sort(found, options.get("sorting_rule") or "DEFAULT"), options)
+        candidates += [(t.created_at, t.public_id, partial(_single, TIER_HANDLER, t, "promotion_tier", t.public_id,
+                                                           ctx, scenario)) for t in tiers]
+        candidates += [(v.created_at, v.code, partial(_single, handler_for(v.type), v, "voucher", v.code, ctx,
+                                                      scenario)) for v in vouchers]
+    candidates += [(s.created_at, s.public_id, partial(_stack, s, members, ctx)) for s, members in stacks]
+    page, has_more = _judge(candidates, options)
     expand = set(options.get("expand") or [])
     data = [_qualified_json(q, ctx, stacking, expand) for q in page]
     body = {
@@ -151,9 +190,43 @@ class _Definitions:
     grants: dict  # UNIT grants by discount (promo.promotion_handlers.unit_grants)
     generation: int
     loaded: float
+    plans: dict = field(default_factory=dict)  # compiled rules by targets (rules.evaluation.quick_verdict)
 
 
 _cached: dict[str, _Definitions] = {}
+
+# ---------------------------------------------------------------- result cache
+
+RESULTS_KEPT = 1000  # answers kept per process (least recently stored dropped first)
+_results: OrderedDict[str, tuple[float, dict]] = OrderedDict()
+_results_lock = threading.Lock()
+_CUSTOMER_ROWS = RowLoader(Customer)
+
+
+def _customer(customer_input: dict | None) -> Customer | None:
+    """promo.context.find_customer in one precompiled query."""
+    data = {k: v for k, v in (customer_input or {}).items() if v is not None}
+    if data.get("id"):
+        return _customer_where("t0.public_id = %s", data["id"]) or _customer_where("t0.source_id = %s", data["id"])
+    if data.get("source_id"):
+        return _customer_where("t0.source_id = %s", data["source_id"])
+    return None
+
+
+def _customer_where(where: str, value) -> Customer | None:
+    found = _CUSTOMER_ROWS.fetch(f"t0.deleted_at IS NULL AND {where} ORDER BY t0.id", [value], limit=1)
+    return found[0] if found else None
+
+
+def _result_key(request: dict, customer: Customer | None) -> str:
+    """The request as sent, who asks (their scope decides what they see), the customer's row as it stands
+    and the generation of the tiers and stacks."""
+    kind, principal = resolve_actor(current_actor())
+    facts = [customer.pk, customer.updated_at, customer.orders_total_count, customer.orders_total_amount,
+             customer.last_order_date] if customer is not None else None
+    text = json.dumps([request, facts, kind, getattr(principal, "pk", None), connection.alias,
+                       definitions_generation()], sort_keys=True, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
 
 
 def _definitions(now: datetime) -> _Definitions:
@@ -176,6 +249,8 @@ def _definitions(now: datetime) -> _Definitions:
 
 def forget_cached() -> None:
     _cached.clear()
+    with _results_lock:
+        _results.clear()
 
 
 def _live_tiers(now: datetime) -> list[PromotionTier]:
@@ -217,10 +292,9 @@ def _wallet(ctx: Context) -> list[Voucher]:
     """The customer's codes (vouchers they hold), of kinds this deployment can redeem."""
     if ctx.customer is None:
         return []
-    rows = (Voucher.objects.select_related("campaign", "category", "campaign__category")
-            .filter(holder=ctx.customer, active=True)
-            .filter(Q(campaign__isnull=True) | Q(campaign__deleted_at__isnull=True, campaign__active=True))
-            .order_by("-created_at", "-id")[:1000])
+    rows = WALLET_ROWS.fetch("t0.holder_id = %s AND t0.active = %s AND (t0.campaign_id IS NULL OR "
+                             "(t1.deleted_at IS NULL AND t1.active = %s)) ORDER BY t0.created_at DESC, t0.id DESC",
+                             [ctx.customer.pk, True, True], limit=1000)
     return [v for v in rows if handler_for(v.type) is not None and (
         v.campaign is None or getattr(v.campaign, "is_live", True))]
 
@@ -369,6 +443,31 @@ def _copy(state: discounts.OrderState) -> discounts.OrderState:
 
 # ================================================================ filters, order, pages
 
+def _judge(candidates: list[tuple[datetime, str, Any]], options: dict) -> tuple[list[Qualified], bool]:
+    """The page and whether more follow. DEFAULT (newest first): candidates are judged in that order until
+    the page is full and one more qualifies (after `starting_after`: the ones older than it, which is
+    what _page keeps of the sorted list); BEST_DEAL / LEAST_DEAL need every amount: all are judged."""
+    filters = options.get("filters")
+    rule = options.get("sorting_rule") or "DEFAULT"
+    if rule != "DEFAULT":
+        found = [q for q in (evaluate() for _c, _i, evaluate in candidates)
+                 if q is not None and _matches_filters(q, filters)]
+        return _page(_sort(found, rule), options)
+    limit = options.get("limit") or DEFAULT_LIMIT
+    cursor = options.get("starting_after")
+    page: list[Qualified] = []
+    for created_at, _id, evaluate in sorted(candidates, key=lambda c: (c[0], c[1]), reverse=True):
+        if cursor is not None and created_at >= cursor:
+            continue
+        qualified = evaluate()
+        if qualified is None or not _matches_filters(qualified, filters):
+            continue
+        if len(page) == limit:
+            return page, True
+        page.append(qualified)
+    return page, False
+
+
 def _condition_holds(value, conditions: dict) -> bool:
     for operator, expected in conditions.items():
         values = expected if isinstance(expected, list) else [expected]
@@ -474,8 +573,9 @@ def _qualified_json(qualified: Qualified, ctx: Context, stacking: StackingRules,
         if applied is not None:
             discounts.apply(state, applied.effect)
         is_tier = isinstance(obj, PromotionTier)
+        # order_json reads the state into new dicts at once: the next step may change it afterwards.
         steps.append(_step_json("promotion_tier" if is_tier else "voucher", obj.public_id if is_tier else obj.code,
-                                obj, applied, _copy(state), ctx, stacking, expand,
+                                obj, applied, state, ctx, stacking, expand,
                                 TIER_HANDLER if is_tier else handler_for(obj.type)))
     if qualified.object != "promotion_stack":
         return steps[0]

@@ -55,29 +55,54 @@ def _lock_session(evaluation: Evaluation) -> dict | None:
         return None
     key = session.get("key") or "ssn_" + secrets.token_urlsafe(24)
     ttl = locks.session_ttl(session)
-    taken: list[Voucher] = []
+    taken: list = []
     for candidate in evaluation.applicable:
         voucher = candidate.obj
         if not isinstance(voucher, Voucher):
             continue
         if locks.acquire(key, voucher, ttl, customer=ctx.customer):
-            taken.append(voucher)
-            continue
-        for earlier in taken:  # lost a race for the last use: reserve nothing
-            locks.release(key, earlier)
+            taken.append(candidate)
+            error = _handler_lock(candidate, ctx, key, ttl)
+            if error is None:
+                continue
+        else:
+            error = RedeemableError("quantity_exceeded", "Quantity exceeded",
+                                    "The last use of this voucher is reserved by another session")
+        for earlier in taken:  # lost a race for the last use (or the credits): reserve nothing
+            _release_session(earlier.handler, earlier.obj, key)
         candidate.status = INAPPLICABLE
-        candidate.error = RedeemableError("quantity_exceeded", "Quantity exceeded",
-                                          "The last use of this voucher is reserved by another session")
+        candidate.error = error
         return None
     return {"key": key, "type": "LOCK", "ttl": session.get("ttl") or locks.DEFAULT_TTL[0],
             "ttl_unit": session.get("ttl_unit") or locks.DEFAULT_TTL[1]}
+
+
+# Handler hook (giftcards): besides one use of the voucher, a handler may reserve more under the session --
+# a gift card the credits the validation would spend -- with `lock(obj, ctx, session_key, ttl, applied)`
+# (raising RedeemableError when it cannot) and give it back with `unlock(obj, session_key) -> bool`.
+# The redemption with the same session key consumes the reservation in the handler's own redeem().
+def _handler_lock(candidate, ctx, key: str, ttl) -> RedeemableError | None:
+    lock = getattr(candidate.handler, "lock", None)
+    if lock is None:
+        return None
+    try:
+        lock(candidate.obj, ctx, key, ttl, candidate.applied)
+    except RedeemableError as error:
+        return error
+    return None
+
+
+def _release_session(handler, voucher: Voucher, session_key: str) -> bool:
+    released = locks.release(session_key, voucher)
+    unlock = getattr(handler, "unlock", None)
+    return bool(unlock(voucher, session_key)) | released if unlock is not None else released
 
 
 def session_release(code: str, session_key: str) -> None:
     voucher = Voucher.objects.filter(code=code).first()
     if voucher is None:
         raise NotFound.for_object("voucher", code)
-    if not locks.release(session_key, voucher):
+    if not _release_session(handler_for(voucher.type), voucher, session_key):
         raise NotFound(f"Cannot find session {session_key} for voucher {code}")
 
 

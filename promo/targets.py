@@ -9,7 +9,20 @@ from promo.discounts import APPLY_TO_EVERY, TARGET_EFFECTS, Target
 
 
 def _matches(entry: dict, ctx) -> set[int]:
+    """A new set each time; worked out once per request for each (object, id): the order's items do not
+    change within a request (qualifications ask about the same products for many tiers)."""
     kind, ref = entry.get("object"), entry.get("id") or entry.get("source_id")
+    scratch = getattr(ctx, "scratch", None)
+    if scratch is None or not isinstance(kind, str | None) or not isinstance(ref, str | None):
+        return _lines_named(kind, ref, ctx)
+    known = scratch.setdefault("matched_lines", {})
+    found = known.get((kind, ref))
+    if found is None:
+        found = known[(kind, ref)] = frozenset(_lines_named(kind, ref, ctx))
+    return set(found)
+
+
+def _lines_named(kind, ref, ctx) -> set[int]:
     lines = set()
     if kind == "products_collection":
         collection = ProductCollection.objects.filter(public_id=ref).first()

@@ -199,6 +199,12 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Admin imports (django-import-export): the confirm step is a dry-run preview, and each import is one
+# transaction (a failing row leaves nothing behind). Who may import: core.admin_mixins.ImportExportPermissionsMixin.
+IMPORT_EXPORT_USE_TRANSACTIONS = True
+IMPORT_EXPORT_SKIP_ADMIN_CONFIRM = False
+IMPORT_EXPORT_IMPORT_IGNORE_BLANK_LINES = True
+
 # Celery: without a broker, tasks run inline so the embedded default needs nothing else.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
@@ -214,9 +220,13 @@ CELERY_BEAT_SCHEDULE = {
     "giftcards-expire-temporary-credit": {"task": "giftcards.expire_credits", "schedule": 300.0},
     "giftcards-birthday-cards": {"task": "giftcards.issue_birthday_cards",
                                  "schedule": crontab(hour=env_int("GIFTCARD_BIRTHDAY_HOUR", 6), minute=0)},
+    # Breakage: balances of cards expired more than GIFTCARD_EXPIRY_WRITE_OFF_DAYS ago (0: disabled).
+    "giftcards-write-off-expired": {"task": "giftcards.write_off_expired",
+                                    "schedule": crontab(hour=env_int("GIFTCARD_BIRTHDAY_HOUR", 6), minute=30)},
 }
+GIFTCARD_EXPIRY_WRITE_OFF_DAYS = env_int("GIFTCARD_EXPIRY_WRITE_OFF_DAYS", 0)
 # Synced into django-celery-beat's tables by its scheduler when beat starts (editable in the admin).
-CELERY_BEAT_SCHEDULE = {
+CELERY_BEAT_SCHEDULE |= {  # added to the gift card jobs above, not replacing them
     # Segments whose filter moves with the clock ("ordered in the last 14 days") are recomputed.
     "segments-recompute-scheduled": {
         "task": "segments.recompute_scheduled",

@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from core import audit
 from core.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin
 from core.errors import ApiError
 from rules import services
@@ -79,9 +80,18 @@ class ValidationRuleAdmin(AuditedAdminMixin, admin.ModelAdmin):
     readonly_fields = ["public_id", "created_at", "updated_at"]
     date_hierarchy = "created_at"
 
+    def save_formset(self, request, form, formset, change):
+        """Assignments added or removed on the rule's page are in the audit log too."""
+        for deleted in formset.deleted_forms:
+            if deleted.instance.pk is not None:
+                audit.record_delete(deleted.instance, extra={"via": "admin"})
+        super().save_formset(request, form, formset, change)
+        for obj in formset.new_objects:
+            audit.record_create(obj, extra={"via": "admin"})
+
 
 @admin.register(ValidationRuleAssignment)
-class ValidationRuleAssignmentAdmin(admin.ModelAdmin):
+class ValidationRuleAssignmentAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["public_id", "rule", "related_object_type", "related_object_id", "created_at"]
     list_filter = ["related_object_type"]
     search_fields = ["public_id", "related_object_id", "rule__name", "rule__public_id"]

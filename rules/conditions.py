@@ -24,6 +24,9 @@ class Condition:
     # The error key when this condition fails: customer_rules_violated, order_rules_violated ...
     error_key = "redemption_rules_violated"
     needs_property = False
+    # The value depends only on the request (order as sent, customer, context) and the rule's property:
+    # rules.evaluation.quick_verdict reads it once per request however many rules name it.
+    cacheable = False
 
     def value(self, ctx, rule: dict, scope):
         raise NotImplementedError  # each registered subclass reads its own value
@@ -44,6 +47,7 @@ class OrderCondition(Condition):
 
 @register
 class OrderAmount(OrderCondition):
+    cacheable = True
     name = "order.amount"
 
     def value(self, ctx, rule, scope):
@@ -52,6 +56,7 @@ class OrderAmount(OrderCondition):
 
 @register
 class OrderInitialAmount(OrderCondition):
+    cacheable = True
     name = "order.initial_amount"
 
     def value(self, ctx, rule, scope):
@@ -61,6 +66,7 @@ class OrderInitialAmount(OrderCondition):
 @register
 class OrderTotalAmount(OrderCondition):
     """The total after the discounts applied so far in this request."""
+    cacheable = True
 
     name = "order.total_amount"
 
@@ -70,6 +76,7 @@ class OrderTotalAmount(OrderCondition):
 
 @register
 class OrderItemsCount(OrderCondition):
+    cacheable = True
     name = "order.items.count"
 
     def value(self, ctx, rule, scope):
@@ -78,6 +85,7 @@ class OrderItemsCount(OrderCondition):
 
 @register
 class OrderMetadata(OrderCondition):
+    cacheable = True
     name = "order.metadata"
     needs_property = True
 
@@ -96,6 +104,7 @@ def _customer_field(ctx, name):
 
 @register
 class CustomerMetadata(CustomerCondition):
+    cacheable = True
     name = "customer.metadata"
     needs_property = True
 
@@ -106,6 +115,7 @@ class CustomerMetadata(CustomerCondition):
 
 
 class _AddressCondition(CustomerCondition):
+    cacheable = True
     field = ""
 
     def value(self, ctx, rule, scope):
@@ -133,6 +143,7 @@ class CustomerPostalCode(_AddressCondition):
 @register
 class CustomerOrdersAmount(CustomerCondition):
     """Total spent (PAID and FULFILLED orders), minor units."""
+    cacheable = True
 
     name = "customer.orders.amount"
 
@@ -142,6 +153,7 @@ class CustomerOrdersAmount(CustomerCondition):
 
 @register
 class CustomerOrdersCount(CustomerCondition):
+    cacheable = True
     name = "customer.orders.count"
 
     def value(self, ctx, rule, scope):
@@ -151,6 +163,7 @@ class CustomerOrdersCount(CustomerCondition):
 @register
 class CustomerOrdersAverageAmount(CustomerCondition):
     """Average order value (PAID and FULFILLED orders), minor units rounded down; 0 without orders."""
+    cacheable = True
 
     name = "customer.orders.average_amount"
 
@@ -162,6 +175,7 @@ class CustomerOrdersAverageAmount(CustomerCondition):
 
 @register
 class CustomerLastOrderDate(CustomerCondition):
+    cacheable = True
     name = "customer.last_order_date"
 
     def value(self, ctx, rule, scope):
@@ -170,6 +184,7 @@ class CustomerLastOrderDate(CustomerCondition):
 
 @register
 class CustomerCreatedAt(CustomerCondition):
+    cacheable = True
     name = "customer.created_at"
 
     def value(self, ctx, rule, scope):
@@ -178,6 +193,7 @@ class CustomerCreatedAt(CustomerCondition):
 
 @register
 class CustomerEmail(CustomerCondition):
+    cacheable = True
     name = "customer.email"
 
     def value(self, ctx, rule, scope):
@@ -472,6 +488,7 @@ def _counted_orders(ctx, since):
 @register
 class CustomerOrdersAmountInPeriod(CustomerCondition):
     """Amount spent (PAID and FULFILLED orders) in the last N days; `property` is N (default 365)."""
+    cacheable = True
 
     name = "customer.orders.amount_in_period"
 
@@ -487,6 +504,7 @@ class CustomerOrdersAmountInPeriod(CustomerCondition):
 @register
 class CustomerOrdersCountInPeriod(CustomerCondition):
     """Number of PAID and FULFILLED orders in the last N days; `property` is N (default 365)."""
+    cacheable = True
 
     name = "customer.orders.count_in_period"
 
@@ -500,6 +518,7 @@ class CustomerOrdersCountInPeriod(CustomerCondition):
 class CustomerMonthsWithOrders(CustomerCondition):
     """In how many of the last N calendar months (this one included) the customer ordered; `property` is N
     (default 12). "At least one purchase every month for a year": `$more_than_or_equal: [12]`."""
+    cacheable = True
 
     name = "customer.orders.months_with_orders"
 
@@ -520,6 +539,7 @@ class CustomerMonthsWithOrders(CustomerCondition):
 class CustomEventCount(CustomerCondition):
     """How many times the customer sent the custom event named in `property` ("name", or "name:days" for
     the last days only)."""
+    cacheable = True
 
     name = "custom_event.count"
     needs_property = True
@@ -538,6 +558,7 @@ class CustomEventCount(CustomerCondition):
 
 @register
 class RedemptionMetadata(Condition):
+    cacheable = True
     name = "redemption.metadata"
     needs_property = True
 
@@ -555,6 +576,7 @@ def _context_value(ctx, key: str):
 class ContextFact(Condition):
     """A context fact of the request (see _context_value): channel (web, app, pos ...), device (ios,
     android, desktop ...) or store (the shop or till the redemption happens in)."""
+    cacheable = True
 
     fact = ""
 
@@ -569,6 +591,7 @@ for _fact in ("channel", "device", "store"):
 @register
 class ContextDayOfWeek(Condition):
     """Today in the project's time zone, 0 = Sunday ... 6 = Saturday (e.g. `$in: [0, 6]` for weekends)."""
+    cacheable = True
 
     name = "context.day_of_week"
 
@@ -580,6 +603,7 @@ class ContextDayOfWeek(Condition):
 class ContextTime(Condition):
     """The time of day in the project's time zone as "HH:MM", for windows such as
     `{"$more_than_or_equal": ["17:00"], "$less_than": ["19:00"]}` (compared as text, which orders correctly)."""
+    cacheable = True
 
     name = "context.time"
 

@@ -136,10 +136,27 @@ def evaluate_rule(rule: ValidationRule, ctx, scope: str) -> tuple[bool, list[Con
 
 def check_rules(targets: list[tuple[str, str]], ctx, *, amount: int = 0, subject: str = "voucher",
                 resource_id: str | None = None) -> list[LimitUse]:
-    """Raise RedeemableError naming the failed rule and condition; return the limits to take."""
+    """Raise RedeemableError naming the failed rule and condition; return the limits to take.
+
+    A caller that only needs the verdict (qualifications) puts a dict in ctx.scratch["rule_plans"]: the
+    rules are then checked through precompiled plans (see quick_verdict), and a failure names the rule
+    but not every failed condition."""
     ctx.scratch["pending_amount"] = amount
+    rules = assigned_rules(targets, ctx)
+    if not rules:
+        return []
+    plans = ctx.scratch.get("rule_plans")
+    if plans is not None:
+        verdict = quick_verdict(targets, rules, ctx, plans)
+        if verdict is None:
+            return []
+        if verdict is not _SLOW:
+            key, rule = verdict
+            raise RedeemableError(key, rule.error_message or DEFAULT_MESSAGES.get(key, "Validation rules violated"),
+                                  f"Validation rule '{rule.name}' ({rule.public_id}) failed",
+                                  resource_type=subject, resource_id=resource_id)
     all_uses: list[LimitUse] = []
-    for scope, rule in assigned_rules(targets, ctx):
+    for scope, rule in rules:
         passed, results, uses = evaluate_rule(rule, ctx, scope)
         if not passed:
             failed = next((r for r in results if not r.passed), None)
@@ -150,6 +167,108 @@ def check_rules(targets: list[tuple[str, str]], ctx, *, amount: int = 0, subject
                                   resource_type=subject, resource_id=resource_id)
         all_uses.extend(uses)
     return all_uses
+
+
+# ---------------------------------------------------------------- precompiled plans (verdict only)
+
+_SLOW = object()  # quick_verdict cannot decide: a counter-backed limit is checked (it has uses to return)
+
+
+@dataclass
+class _RulePlan:
+    """One rule, compiled once: its numbered conditions resolved to strategies, its logic parsed."""
+
+    rule: ValidationRule
+    numbered: dict  # number -> (condition or None, definition, [(operator, expected)], memo key or None)
+    tree: object  # the parsed logic; None: no numbered condition (passes); a LogicError: always fails
+    has_limits: bool
+
+
+def _plan(rule: ValidationRule) -> _RulePlan:
+    numbered = {}
+    has_limits = False
+    for number, definition in (rule.rules or {}).items():
+        if not (number.isdigit() and isinstance(definition, dict)):
+            continue
+        condition = CONDITIONS.get(definition.get("name", ""))
+        has_limits = has_limits or isinstance(condition, LimitCondition)
+        memo = (condition.name, definition.get("property")) if getattr(condition, "cacheable", False) else None
+        numbered[number] = (condition, definition, list((definition.get("conditions") or {}).items()), memo)
+    tree = None
+    if numbered:
+        try:
+            tree = logic.parse((rule.rules or {}).get("logic") or logic.default_logic(list(numbered)))
+        except logic.LogicError as exc:
+            tree = exc
+    return _RulePlan(rule=rule, numbered=numbered, tree=tree, has_limits=has_limits)
+
+
+def quick_verdict(targets, rules: list, ctx, plans: dict):
+    """The verdict check_rules would give, without explanations: None when every rule passes, else
+    (error key, failed rule); _SLOW when a counter-backed limit must be checked (it has uses to return).
+    `plans` caches the compiled rules by targets, for the same list of rules (shared while it is). Values of
+    conditions that depend only on the request (order.amount, customer.*, context.*) are read once per
+    request while ctx.state is the order as sent (ctx.scratch["pristine_state"])."""
+    key = tuple(targets)
+    cached = plans.get(key)
+    if cached is None or cached[0] is not rules:  # compiled for this very list of rules, else again
+        cached = plans[key] = (rules, [_plan(rule) for _scope, rule in rules])
+    compiled = cached[1]
+    ignored = ctx.scratch.get("ignored_conditions") or ()
+    memo = ctx.scratch.setdefault("condition_values", {}) if ctx.scratch.get("pristine_state") is ctx.state else None
+    for plan, (scope, _rule) in zip(compiled, rules, strict=True):
+        if plan.tree is None:
+            continue
+        if plan.has_limits and not all(isinstance(c, ignored) for c, *_rest in plan.numbered.values()
+                                       if isinstance(c, LimitCondition)):
+            return _SLOW
+        if isinstance(plan.tree, logic.LogicError):
+            return "redemption_rules_violated", plan.rule
+        failed: list[str] = []  # error keys of the conditions that failed, in evaluation order
+        seen: dict[str, bool] = {}
+
+        def value_of(number: str, plan=plan, scope=scope, failed=failed, seen=seen) -> bool:
+            if number in seen:
+                return seen[number]
+            entry = plan.numbered.get(number)
+            if entry is None:
+                raise logic.LogicError(number)
+            passed, error_key = _quick_condition(entry, ctx, scope, ignored, memo)
+            seen[number] = passed
+            if not passed:
+                failed.append(error_key)
+            return passed
+
+        try:
+            passed = logic.evaluate(plan.tree, value_of)
+        except logic.LogicError:
+            return "redemption_rules_violated", plan.rule
+        if not passed:
+            return (failed[0] if failed else "redemption_rules_violated"), plan.rule
+    return None
+
+
+def _quick_condition(entry, ctx, scope: str, ignored: tuple, memo: dict | None) -> tuple[bool, str]:
+    """(passed, error key) of one numbered condition, as _evaluate_numbered decides it."""
+    condition, definition, operators, memo_key = entry
+    if condition is None:
+        return False, "redemption_rules_violated"
+    if ignored and isinstance(condition, ignored):
+        return True, condition.error_key
+    if memo is not None and memo_key is not None:
+        if memo_key in memo:
+            actual = memo[memo_key]
+        else:
+            actual = memo[memo_key] = condition.value(ctx, definition, scope)
+    else:
+        actual = condition.value(ctx, definition, scope)
+    passed = True
+    for operator, expected in operators:
+        try:
+            passed = apply_operator(operator, actual, expected) and passed
+        except KeyError:
+            return False, condition.error_key
+    return passed, condition.error_key
 
 
 # Called as handler(scope, condition_name, limit) when a budget is used up by a redemption, inside its

@@ -374,7 +374,7 @@ class VoucherSerializer(serializers.Serializer):
 
     @extend_schema_field(OpenApiTypes.DATETIME)
     def get_expiration_date(self, obj):
-        return _iso(obj.expiration_date or (obj.campaign.expiration_date if obj.campaign_id else None))
+        return _iso(services.voucher_expiration(obj))  # its own, the campaign's, or what its kind says
 
     @extend_schema_field(VoucherAssetsSerializer)
     def get_assets(self, obj):

@@ -203,7 +203,7 @@ def test_rerun_validation_names_the_rule_and_condition_that_refused(agent, custo
     html = page.content.decode()
     assert "refused: order_rules_violated" in html
     assert "Validation rule &#x27;Orders from 100&#x27;" in html
-    assert "rule 1: order.amount" in html and "actual: 5000" in html
+    assert "Order amount: at least 100.00 (here: 50.00)" in html
     page = client.get(f"/backoffice/customers/{customer.public_id}/", {"code": "MIN100", "amount": "120",
                                                                        "items": "prod_a x2 @ 60"})
     assert "applies</strong>: 10.00 off, to pay 110.00" in page.content.decode()
@@ -267,3 +267,34 @@ def test_api_answers_are_unchanged_for_customer_service(agent, customer, sorry_c
     """The console does not widen the API: customer service still cannot create codes through it."""
     response = session_client(agent).post(f"/v1/campaigns/{sorry_campaign.public_id}/vouchers/NEW-CODE", {})
     assert response.status_code == 403
+
+
+def test_failure_explanations_in_words():
+    from backoffice.selectors import explain_failure
+
+    explained = explain_failure(
+        "Validation rule 'Orders from 100' (val_x) failed: rule 1: order.amount {'$more_than_or_equal': [10000]} "
+        "(actual: 6500); rule 2: customer.address.country {'$in': ['DE', 'AT']} (actual: 'FR'); "
+        "rule 3: redemption.count.per_customer {'$less_than_or_equal': [1]} (actual: 2)")
+    assert explained["rule"] == "Validation rule 'Orders from 100' (val_x)"
+    assert explained["conditions"] == ["Order amount: at least 100.00 (here: 65.00)",
+                                       "Customer country: is one of DE, AT (here: FR)",
+                                       "Uses by this customer, with this one: at most 1 (here: 2)"]
+    assert explain_failure("Voucher expired") == {"rule": "", "conditions": [], "text": "Voucher expired"}
+    odd = "Validation rule 'X' (val_y) failed: rule logic: logic {} (actual: '1 and') : bad"
+    assert explain_failure(odd)["conditions"] == ["rule logic: logic {} (actual: '1 and') : bad"]
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "1e999999", "99999999999999999999999", "\x00", "x" * 3000, "@@,,x"])
+def test_no_input_makes_a_500(agent, customer, sorry_campaign, value):
+    client = browser(agent)
+    page = f"/backoffice/customers/{customer.public_id}/"
+    for params in ({"code": value, "amount": "10"}, {"code": "X", "amount": value}, {"code": "X", "amount": "10",
+                                                                                      "items": value}):
+        assert client.get(page, params).status_code == 200
+    assert client.get("/backoffice/customers/", {"q": value}).status_code in (200, 302)
+    for data in ({"campaign": value, "reason": "r"}, {"campaign": sorry_campaign.public_id, "reason": value},
+                 {"campaign": sorry_campaign.public_id, "reason": "r", "value": value}):
+        assert client.post(page + "sorry-coupon", data).status_code == 302
+    assert client.post(page + "codes/toggle", {"code": value, "active": value}).status_code == 404
+    assert client.get(f"/backoffice/customers/{value[:50]}x/").status_code == 404

@@ -155,3 +155,17 @@ def test_progress_endpoint_shows_an_action_to_its_starter_and_to_who_may_view_ac
     assert browser(make_user(roles.ANALYST)).get(url).status_code == 200  # core.view_asyncaction
     assert browser(make_user(roles.CUSTOMER_SERVICE)).get(url).status_code == 404
     assert browser(junior).get("/backoffice/async-actions/aa_nope").status_code == 404
+
+
+@pytest.mark.parametrize("field", ["discount_value", "max_discount", "per_code", "per_customer", "total_redemptions",
+                                   "budget", "count", "length", "prefix", "pattern", "start_date", "rule-0-value",
+                                   "rule-0-name", "rule-0-operator", "charset", "category", "cart_amount"])
+@pytest.mark.parametrize("value", ["abc", "-1", "1e999999", "99999999999999999999999", "\x00", "a/b c", "####"])
+def test_no_input_makes_a_500(make_user, field, value):
+    client = browser(make_user(roles.MARKETER))
+    data = answers(**{field: value, "rule-0-name": "order.amount", "rule-0-operator": "$more_than",
+                      "rule-0-value": "10"})
+    if field in ("rule-0-name", "rule-0-operator", "rule-0-value"):
+        data[field] = value
+    assert client.post("/backoffice/campaigns/new/preview", data).status_code == 200
+    assert client.post("/backoffice/campaigns/new", data).status_code in (302, 400)

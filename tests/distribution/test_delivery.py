@@ -206,3 +206,19 @@ def test_a_claimed_attempt_is_not_claimed_again(make_endpoint, clock):
 
 def test_backoff_schedule():
     assert [services.backoff_seconds(n) for n in range(1, 8)] == [60, 300, 1800, 7200, 21600, 21600, 21600]
+
+
+def test_the_beat_task_is_scheduled_and_sends_due_deliveries(receiver, make_endpoint, clock, settings,
+                                                             django_capture_on_commit_callbacks):
+    from distribution.tasks import retry_due_deliveries
+    from promoengine.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["distribution-retry-webhooks"]
+    assert entry["task"] == retry_due_deliveries.name in app.tasks
+    receiver.statuses = [500, 200]
+    make_endpoint(receiver.url)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.emit("campaign.budget_exhausted", {})
+    clock.advance(minutes=1)
+    assert retry_due_deliveries.delay().get() == 1  # eager without a broker
+    assert WebhookDelivery.objects.get().status == "SUCCEEDED"

@@ -3,7 +3,7 @@
 import pytest
 from django.db.models import Sum
 
-from giftcards.models import GiftCard, GiftCardTransaction
+from giftcards.models import GiftCard, GiftCardReservation, GiftCardTransaction
 from promo.models import Redemption
 from tests.giftcards.factories import gift_card
 from tests.promo import test_concurrency as promo_race
@@ -57,3 +57,44 @@ def test_spends_top_ups_and_rollbacks_racing_reconcile(http):
     rollbacks = GiftCardTransaction.objects.filter(card=card, kind="rollback").count()
     top_ups = GiftCardTransaction.objects.filter(card=card, kind="top_up").count()
     assert card.balance == 1000 + 50 * top_ups - 30 * (spends - rollbacks)
+
+
+def test_locked_sessions_reserve_credits_that_racing_checkouts_cannot_take(http):
+    card = gift_card("GC-SESS", 100)
+    body = {"redeemables": [{"object": "voucher", "id": "GC-SESS", "gift": {"credits": 10}}], "order": CART}
+    results = _parallel(24, lambda i: http("/v1/validations", {**body, "session": {"type": "LOCK"}}))
+    sessions = [payload["session"]["key"] for status, payload in results if status == 200 and payload["valid"]]
+    assert len(sessions) == 10, [payload.get("valid") for _, payload in results]
+    card.refresh_from_db()
+    assert (card.balance, card.locked_amount) == (100, 100)
+
+    # the 10 sessions redeem while 20 checkouts without a session race them: only the sessions succeed
+    def client(i: int):
+        if i < 10:
+            return "session", http("/v1/redemptions", {**body, "session": {"key": sessions[i]}})[0]
+        return "other", http("/v1/redemptions", body)[0]
+
+    outcomes = _parallel(30, client)
+    assert [s for who, s in outcomes if who == "session"] == [200] * 10
+    assert [s for who, s in outcomes if who == "other"] == [400] * 20
+    card.refresh_from_db()
+    assert (card.balance, card.locked_amount, card.redeemed_amount) == (0, 0, 100)
+    assert _ledger_sum(card) == 0
+    assert not GiftCardReservation.objects.exists()
+
+
+def test_a_session_and_its_release_racing_a_redemption_never_double_spend(http):
+    card = gift_card("GC-SESS2", 50)
+    body = {"redeemables": [{"object": "voucher", "id": "GC-SESS2", "gift": {"credits": 50}}], "order": CART}
+    key = http("/v1/validations", {**body, "session": {"type": "LOCK"}})[1]["session"]["key"]
+
+    def client(i: int):
+        if i % 2:
+            return http("/v1/redemptions", {**body, "session": {"key": key}})[0]
+        return http("/v1/redemptions", body)[0]
+
+    statuses = _parallel(16, client)
+    assert statuses.count(200) == 1, statuses
+    card.refresh_from_db()
+    assert (card.balance, card.locked_amount) == (0, 0)
+    assert _ledger_sum(card) == 0

@@ -34,7 +34,7 @@ def test_temporary_credit_is_spent_first_and_expires_with_a_ledger_row():
     assert spend.temporary_amount == -600 and spend.details == {"credits": {str(bucket.pk): 600}}
     assert services.expire_credits(now=timezone.now())["removed"] == 0  # not yet
     result = services.expire_credits(now=midnight + timedelta(seconds=1))
-    assert result == {"buckets": 1, "removed": 400}
+    assert result == {"buckets": 1, "removed": 400, "reservations_released": 0}
     card.refresh_from_db()
     assert card.balance == 5000 and card.subtracted_amount == 400
     expiry = card.transactions.get(kind="expiry")
@@ -56,7 +56,7 @@ def test_the_beat_job_runs_the_service():
     gift_card("GC-T3", 0)
     services.add_temporary_credit("GC-T3", 700, timezone.now() + timedelta(seconds=1), actor=ACTOR)
     GiftCardCredit.objects.filter(card__voucher__code="GC-T3").update(expires_at=timezone.now() - timedelta(1))
-    assert tasks.expire_credits.delay().get() == {"buckets": 1, "removed": 700}
+    assert tasks.expire_credits.delay().get() == {"buckets": 1, "removed": 700, "reservations_released": 0}
 
 
 def test_temporary_credit_needs_a_future_expiry():
