@@ -10,6 +10,8 @@ PING = "webhook.ping"
 EVENT_TYPES: dict[str, str] = {
     "campaign.budget_exhausted": "A campaign's budget was used up by a redemption; the campaign was disabled.",
     "voucher.budget_exhausted": "A voucher's budget was used up by a redemption; the voucher was disabled.",
+    "promotion_tier.budget_exhausted": "A promotion tier's budget was used up by a redemption; the tier was "
+                                       "disabled.",
     PING: "A test event sent on request (POST /v1/webhooks/{id}/test); always delivered to that endpoint only.",
 }
 

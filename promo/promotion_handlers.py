@@ -12,6 +12,7 @@ import json
 from django.db.models import F, Q
 
 from core.permissions import redeemable_in_scope
+from distribution.services import emit
 from promo import bundles, discounts
 from promo.context import RedeemableRef
 from promo.handlers import category_json, discount_result, resolve_unit_grants
@@ -221,8 +222,8 @@ def budget_exhausted(scope: str, condition: str, limit: int) -> None:
     kind, _, public_id = scope.partition(":")
     if kind != "promotion_tier":
         return
-    tier = PromotionTier.objects.filter(public_id=public_id).first()
+    tier = PromotionTier.objects.select_related("campaign").filter(public_id=public_id).first()
     if tier is not None and PromotionTier.objects.filter(pk=tier.pk, active=True).update(active=False):
-        CampaignEvent.objects.create(campaign_id=tier.campaign_id, type="promotion_tier.budget_exhausted",
-                                     data={"promotion_tier": public_id, "condition": condition, "limit": limit,
-                                           "disabled": True})
+        data = {"promotion_tier": public_id, "condition": condition, "limit": limit, "disabled": True}
+        CampaignEvent.objects.create(campaign_id=tier.campaign_id, type="promotion_tier.budget_exhausted", data=data)
+        emit("promotion_tier.budget_exhausted", data, campaign=tier.campaign)  # webhooks, sent after commit

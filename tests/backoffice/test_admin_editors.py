@@ -449,3 +449,44 @@ def test_customer_import_runs_in_one_transaction(make_user):
     assert preview.status_code == 200 and not Customer.objects.exists()
     assert confirm(client, base, preview).status_code == 302
     assert Customer.objects.count() == 2
+
+
+# ---------------------------------------------------------------- rule assignments in the audit log
+
+def test_rule_assignments_added_and_removed_in_the_admin_are_audited(world, make_user):
+    from tests.rules.test_rules_admin import rule_post
+
+    client = client_for(make_user(M))
+    response = client.post("/admin/rules/validationrule/add/", rule_post(**{
+        "assignments-TOTAL_FORMS": "1", "assignments-0-related_object_type": "voucher",
+        "assignments-0-related_object_id": "CODE-A"}))
+    assert response.status_code == 302
+    assignment = ValidationRuleAssignment.objects.get(related_object_id=world.code_a.public_id)
+    assert audit_rows(assignment, "create").count() == 1
+    response = client.post(f"/admin/rules/validationruleassignment/{assignment.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302 and not ValidationRuleAssignment.objects.filter(pk=assignment.pk).exists()
+    assert AuditEntry.objects.filter(object_type="rules.validationruleassignment", object_id=str(assignment.pk),
+                                     action="delete").count() == 1
+
+
+@pytest.mark.parametrize("kind", ["coupons", "gift cards"])
+def test_duplicate_round_trips_a_campaign_made_through_the_api(world, kind):
+    from promo import duplication
+    from tests.giftcards.factories import gift_campaign
+
+    with acting(None):
+        if kind == "gift cards":
+            source = gift_campaign("Cards", amount=2500, expiration_date="2031-01-01T00:00:00Z")
+        else:
+            source = services.campaign_create({
+                "name": "Coded", "category_id": world.cat_b.public_id, "start_date": "2030-01-01T00:00:00Z",
+                "validity_day_of_week": [1, 2],
+                "voucher": {"type": "DISCOUNT_VOUCHER", "redemption": {"quantity": 3},
+                            "discount": {"type": "PERCENT", "percent_off": 12.5, "amount_limit": 1000},
+                            "code_config": {"length": 8, "prefix": "CO-", "charset": "ABCDEF"}}})
+        copy = duplication.campaign_duplicate(source)
+    assert copy.name == f"Copy of {source.name}"
+    assert copy.voucher_template == source.voucher_template
+    for field in ("campaign_type", "type", "category_id", "start_date", "expiration_date", "validity_day_of_week",
+                  "join_once", "auto_join", "exclusive"):
+        assert getattr(copy, field) == getattr(source, field), field
