@@ -7,11 +7,12 @@ class GiftcardsConfig(AppConfig):
 
     def ready(self):
         from customers.selectors import register_redemption_summary
-        from giftcards import handlers, selectors, services, tasks  # noqa: F401  (tasks: async action, beat jobs)
+        from giftcards import handlers, segment_fields, selectors, services, tasks  # noqa: F401  (tasks: async action, beat jobs)
         from promo import campaigns, registry
         from promo.models import Campaign, Voucher
 
         registry.register_handler(handlers.GiftCardHandler())
+        segment_fields.register()
         campaigns.register_voucher_kind(Voucher.Type.GIFT_VOUCHER, campaigns.VoucherKind(
             campaign_type=Campaign.CampaignType.GIFT_VOUCHERS, clean=services.clean_voucher_fields,
             created=services.on_voucher_created, generated=services.on_vouchers_generated,
