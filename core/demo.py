@@ -8,6 +8,12 @@ from a seeded random generator, so the same seed gives the same data (relative t
 Demo rows are recognised by their source_id prefix (`demo-`), demo product collections (which have
 no source_id) by their name prefix (`Demo: `). A second run finds them and skips the data; `reset`
 deletes them first.
+
+Then the demo campaigns (seed_demo_campaigns): each app's `demo` module (DEMO_CAMPAIGN_MODULES: segments,
+promo, giftcards) makes its part through its own services, so codes, rules, counters, ledgers and redemption
+history are what the API would have made. They are recognised by `metadata.demo` (campaigns, BLACKFRIDAY),
+the "Demo: " prefix (validation rules) and their names (segments); a second run skips them, `reset` removes
+them through the services first (campaigns are soft-deleted with their names freed; gift card ledgers stay).
 """
 
 import random
@@ -25,7 +31,7 @@ from django.utils import timezone
 
 from catalog.models import Product, ProductCollection, ProductCollectionItem, Sku
 from core import services
-from core.models import ApiKey
+from core.models import ApiKey, AsyncAction
 from customers.models import Customer, CustomEvent, Order, OrderItem
 
 DEMO_PREFIX = "demo-"
@@ -215,24 +221,147 @@ def demo_data_delete() -> dict:
 
 
 def seed_demo(*, customers: int = 1000, products: int = 100, orders: int = 3000, events: int = 2000,
-              seed: int = 42, reset: bool = False, now: datetime | None = None) -> dict:
+              seed: int = 42, reset: bool = False, now: datetime | None = None, campaigns: bool = True,
+              redemptions: int = 250) -> dict:
     """Create the demo data set unless demo rows exist already. Returns a summary:
     {"skipped": bool, "deleted": {...} | None, "customers": n, "products": n, "skus": n, "collections": n,
-     "orders": n, "order_items": n, "events": n, "seconds": float}. When skipped the counts are those present."""
-    for name, value in (("customers", customers), ("products", products), ("orders", orders), ("events", events)):
+     "orders": n, "order_items": n, "events": n, "campaigns": {...} | None, "seconds": float}. When skipped the
+    counts are those present.
+
+    With `campaigns`, the demo campaigns, segments, gift cards and redemptions follow (see DEMO_CAMPAIGN_MODULES),
+    made through each app's services after the data above is committed, unless they exist already."""
+    for name, value in (("customers", customers), ("products", products), ("orders", orders), ("events", events),
+                        ("redemptions", redemptions)):
         if value < 0:
             raise ValueError(f"{name} must be >= 0")
     if orders and (not customers or not products):
         raise ValueError("orders need at least one customer and one product")
     started = time.monotonic()
+    deleted = demo_campaigns_delete() if reset and campaigns else None
     with transaction.atomic():  # a failed run leaves the previous demo data in place
-        deleted = demo_data_delete() if reset else None
+        base_deleted = demo_data_delete() if reset else None
+        if base_deleted is not None:
+            deleted = {**base_deleted, **(deleted or {})}
         existing = demo_data_counts()
-        if any(existing.values()):
-            return {"skipped": True, "deleted": deleted, **existing, "seconds": round(time.monotonic() - started, 2)}
-        builder = _Builder(rng=random.Random(seed), now=now or timezone.now())
-        counts = builder.run(customers=customers, products=products, orders=orders, events=events)
-    return {"skipped": False, "deleted": deleted, **counts, "seconds": round(time.monotonic() - started, 2)}
+        skipped = any(existing.values())
+        if skipped:
+            counts = existing
+        else:
+            builder = _Builder(rng=random.Random(seed), now=now or timezone.now())
+            counts = builder.run(customers=customers, products=products, orders=orders, events=events)
+    campaign_summary = seed_demo_campaigns(seed=seed, now=now, redemptions=redemptions) if campaigns else None
+    return {"skipped": skipped, "deleted": deleted, **counts, "campaigns": campaign_summary,
+            "seconds": round(time.monotonic() - started, 2)}
+
+
+# ---------------------------------------------------------------- demo campaigns (each app's demo module)
+
+# Modules with `present() -> bool`, `seed(ctx) -> dict`, `counts() -> dict` and `delete() -> dict`, run in this
+# order (segments before the rules that may name them; coupons and promotions before the redemptions). Each
+# writes only through its app's services; an app that is not installed is left out.
+DEMO_CAMPAIGN_MODULES = ("segments.demo", "promo.demo", "giftcards.demo")
+
+
+@dataclass
+class DemoContext:
+    """What the apps' demo modules share: the seeded generator, the demo customers and catalog, and what
+    earlier modules made (`made`, e.g. the campaigns for the redemptions)."""
+
+    rng: random.Random
+    now: datetime
+    customers: list
+    products: list
+    skus_by_product: dict
+    redemptions: int
+    made: dict = field(default_factory=dict)
+
+
+def _campaign_modules() -> list:
+    from django.apps import apps
+    from django.utils.module_loading import import_module
+
+    return [import_module(path) for path in DEMO_CAMPAIGN_MODULES if apps.is_installed(path.split(".")[0])]
+
+
+def demo_campaigns_counts() -> dict:
+    counts: dict = {}
+    for module in _campaign_modules():
+        counts.update(module.counts())
+    return counts
+
+
+def demo_campaigns_delete() -> dict:
+    """Remove the demo campaigns, segments and their history through the apps' services (campaigns are
+    soft-deleted with their names freed; gift card ledgers are kept, as always). Returns what was there."""
+    before = demo_campaigns_counts()
+    for module in reversed(_campaign_modules()):
+        module.delete()
+    return before
+
+
+def run_pending_action(action_type: str, **payload) -> None:
+    """Run now the queued async action of this type whose payload has these values (code generation, a
+    segment recompute). Without a broker it has run already on commit; with one a worker may have it: the
+    action is claimed atomically, so it runs once either way. Inside a test's transaction on_commit never
+    fires, so this is what runs it there."""
+    actions = AsyncAction.objects.filter(type=action_type, status__in=[AsyncAction.Status.ENQUEUED,
+                                                                       AsyncAction.Status.IN_PROGRESS])
+    for action in actions.order_by("pk"):
+        if all(action.payload.get(key) == value for key, value in payload.items()):
+            services.async_action_run(action.pk)
+
+
+def seed_demo_campaigns(*, seed: int = 42, now: datetime | None = None, redemptions: int = 250) -> dict:
+    """The demo campaigns on top of the demo customers and catalog, unless they exist. Not one transaction:
+    the services commit as they go (codes are generated and segments computed after their commit), so a
+    failed run is cleaned up with `seed_demo --reset`."""
+    started = time.monotonic()
+    modules = _campaign_modules()
+    customers = list(Customer.objects.filter(source_id__startswith=DEMO_PREFIX, deleted_at__isnull=True)
+                     .order_by("source_id"))
+    products = list(Product.objects.filter(source_id__startswith=DEMO_PREFIX).order_by("source_id"))
+    if any(module.present() for module in modules) or not customers or not products:
+        return {"skipped": True, **demo_campaigns_counts(), "seconds": round(time.monotonic() - started, 2)}
+    skus_by_product: dict = {}
+    for sku in Sku.objects.filter(product__in=products).order_by("source_id"):
+        skus_by_product.setdefault(sku.product_id, []).append(sku)
+    ctx = DemoContext(rng=random.Random(seed), now=now or timezone.now(), customers=customers, products=products,
+                      skus_by_product=skus_by_product, redemptions=redemptions)
+    for module in modules:
+        module.seed(ctx)
+    return {"skipped": False, **demo_campaigns_counts(), "seconds": round(time.monotonic() - started, 2)}
+
+
+DEMO_ROLE_USERS = (  # (username, role group): each may log in to the back office with its role
+    ("marketer", "Marketer"), ("junior", "Junior Marketer"), ("support", "Customer Service"),
+    ("analyst", "Analyst"), ("partner", "Partner"),
+)
+
+
+def ensure_demo_role_users(*, password: str = "demo") -> list[tuple[str, str, str | None]]:
+    """A staff user per back-office role (backoffice.roles: the groups `migrate` creates), all with `password`.
+    Returns (username, role, password) per user, password None when the user existed (left unchanged)."""
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.auth.models import Group
+
+    user_model = get_user_model()
+    out = []
+    encoded = None  # one hash for the shared demo password: each takes about a second of CPU on a small machine
+    for username, role in DEMO_ROLE_USERS:
+        group = Group.objects.filter(name=role).first()
+        if group is None:
+            continue
+        if user_model.objects.filter(username=username).exists():
+            out.append((username, role, None))
+            continue
+        encoded = encoded or make_password(password)
+        user = user_model.objects.create_user(username=username, email=f"{username}@example.com", is_staff=True,
+                                              first_name=role)
+        user.password = encoded
+        user.save(update_fields=["password"])
+        user.groups.add(group)
+        out.append((username, role, password))
+    return out
 
 
 def ensure_demo_superuser(*, password: str, username: str = "admin", email: str = "admin@example.com") -> bool:

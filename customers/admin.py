@@ -12,11 +12,20 @@ from import_export import fields, resources, widgets
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats.base_formats import CSV, XLSX
 
-from core.admin_mixins import ImportExportPermissionsMixin
+from core.admin_mixins import AuditedAdminMixin, ImportExportPermissionsMixin
 from core.errors import ApiError
 from core.metadata import validate_metadata
 from customers import services
-from customers.models import Customer, CustomerActivity, CustomEvent, Order, OrderItem
+from customers.models import (
+    Consent,
+    Customer,
+    CustomerActivity,
+    CustomerConsent,
+    CustomerConsentEvent,
+    CustomEvent,
+    Order,
+    OrderItem,
+)
 
 AGGREGATES = ["orders_total_count", "orders_total_amount", "last_order_amount", "last_order_date",
               "first_order_date"]
@@ -115,9 +124,36 @@ class CustomerAdminForm(forms.ModelForm):
         return metadata
 
 
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class CustomerConsentInline(_ReadOnlyInline):
+    """The current consents; they change through PUT /v1/customers/{id}/consents, which keeps the history."""
+
+    model = CustomerConsent
+    fields = readonly_fields = ["consent", "granted", "updated_at", "last_event"]
+    verbose_name_plural = "consents (current)"
+
+
+class CustomerConsentEventInline(_ReadOnlyInline):
+    model = CustomerConsentEvent
+    fields = readonly_fields = ["created_at", "consent", "granted", "channel", "source", "request_id"]
+    ordering = ["-created_at", "-id"]
+    verbose_name_plural = "consent history"
+
+
 @admin.register(Customer)
 class CustomerAdmin(ImportExportPermissionsMixin, ImportExportModelAdmin):
     form = CustomerAdminForm
+    inlines = [CustomerConsentInline, CustomerConsentEventInline]
     resource_classes = [CustomerResource]
     import_formats = [CSV, XLSX]
     export_formats = [CSV, XLSX]
@@ -224,3 +260,41 @@ class CustomerActivityAdmin(ReadOnlyAdmin):
                      "customer__public_id"]
     list_select_related = ["customer"]
     date_hierarchy = "created_at"
+
+
+# ---------------------------------------------------------------- consents (marketing permissions)
+
+class ConsentAdminForm(forms.ModelForm):
+    class Meta:
+        model = Consent
+        fields = ["name", "category", "description"]
+
+    def clean_name(self):
+        try:
+            return services.clean_consent_name(self.cleaned_data.get("name") or "")
+        except ApiError as exc:
+            raise ValidationError(exc.details)
+
+
+@admin.register(Consent)
+class ConsentAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    form = ConsentAdminForm
+    list_display = ["name", "public_id", "category", "created_at"]
+    list_filter = ["category"]
+    search_fields = ["name", "public_id", "description"]
+    readonly_fields = ["public_id", "created_at", "updated_at"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # customers' consent history refers to it
+
+
+@admin.register(CustomerConsentEvent)
+class CustomerConsentEventAdmin(ReadOnlyAdmin):
+    list_display = ["public_id", "customer", "consent", "granted", "channel", "request_id", "created_at"]
+    list_filter = ["consent", "granted", "channel", "created_at"]
+    search_fields = ["public_id", "request_id", "customer__source_id", "customer__email", "customer__public_id"]
+    list_select_related = ["customer", "consent"]
+    date_hierarchy = "created_at"
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -177,3 +177,65 @@ class CustomerActivity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} ({self.customer_id})"
+
+
+class Consent(TimeStampedModel):
+    """A marketing permission customers may grant or withdraw ("newsletter", "sms", "profiling")."""
+
+    public_id = PublicIdField(prefix="cnst_")
+    name = models.CharField(max_length=100, unique=True,
+                            help_text="How API requests, rules and segment filters name it, e.g. newsletter.")
+    description = models.TextField(blank=True)
+    category = models.CharField(max_length=100, blank=True, help_text="A grouping for forms and reports.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomerConsentEvent(models.Model):
+    """One statement of a customer about a consent (granted or withdrawn): an immutable history row."""
+
+    public_id = PublicIdField(prefix="cnsev_")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consent_events")
+    consent = models.ForeignKey(Consent, on_delete=models.PROTECT, related_name="+")
+    granted = models.BooleanField()
+    # Where the statement came from: api, admin, erasure, or what the integration sends (web, pos ...).
+    channel = models.CharField(max_length=50, blank=True)
+    # Free text of the integration (the form, the campaign); blanked when the customer is erased.
+    source = models.CharField(max_length=255, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["customer", "consent", "created_at"], name="consent_event_history")]
+
+    def __str__(self) -> str:
+        return f"{self.consent_id} {'granted' if self.granted else 'withdrawn'} ({self.customer_id})"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Consent history rows are immutable")
+        super().save(*args, **kwargs)
+
+
+class CustomerConsent(models.Model):
+    """The current state of one consent of one customer: the latest history row, written with it."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consents")
+    consent = models.ForeignKey(Consent, on_delete=models.PROTECT, related_name="+")
+    granted = models.BooleanField()
+    last_event = models.ForeignKey(CustomerConsentEvent, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["customer", "consent"]
+        constraints = [models.UniqueConstraint(fields=["customer", "consent"], name="customer_consent_once")]
+        # Segment filters ("granted the newsletter") read the granted rows of one consent.
+        indexes = [models.Index(fields=["consent", "granted"], name="customer_consent_granted")]
+
+    def __str__(self) -> str:
+        return f"{self.consent_id}={self.granted} ({self.customer_id})"

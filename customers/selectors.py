@@ -9,7 +9,16 @@ from datetime import datetime
 from django.db.models import F, Prefetch, Q, QuerySet
 
 from core.errors import NotFound
-from customers.models import Customer, CustomerActivity, CustomEvent, Order, OrderItem
+from customers.models import (
+    Consent,
+    Customer,
+    CustomerActivity,
+    CustomerConsent,
+    CustomerConsentEvent,
+    CustomEvent,
+    Order,
+    OrderItem,
+)
 
 CUSTOMER_ORDERINGS = ("created_at", "-created_at", "updated_at", "-updated_at", "source_id", "-source_id")
 ORDER_ORDERINGS = ("created_at", "-created_at", "updated_at", "-updated_at")
@@ -225,3 +234,39 @@ def customer_events(customer: Customer, name: str | None = None,
 def custom_event_count(customer: Customer, name: str, since: datetime | None = None) -> int:
     """How many events of this name the customer sent (since a moment): the `custom_event.count` condition."""
     return customer_events(customer, name=name, since=since).count()
+
+
+# ---------------------------------------------------------------- consents (marketing permissions)
+
+def consent_list() -> QuerySet[Consent]:
+    return Consent.objects.order_by("name", "id")
+
+
+def consent_find(ref) -> Consent | None:
+    """A consent by its public id (`cnst_...`) or its name."""
+    if not _usable_ref(ref):
+        return None
+    return Consent.objects.filter(Q(public_id=ref) | Q(name=ref)).order_by("-id").first()
+
+
+def customer_consent_states(customer: Customer) -> dict[int, CustomerConsent]:
+    """The customer's current consent states by consent pk (one query)."""
+    return {state.consent_id: state for state in
+            CustomerConsent.objects.filter(customer=customer).select_related("last_event").order_by()}
+
+
+def customer_consent_grants(customer: Customer | None) -> dict[str, bool]:
+    """{consent name and public id: granted} of the customer, for rules (one query; {} without a customer)."""
+    if customer is None or customer.pk is None:
+        return {}
+    grants: dict[str, bool] = {}
+    rows = CustomerConsent.objects.filter(customer=customer).values_list("consent__name", "consent__public_id",
+                                                                         "granted")
+    for name, public_id, granted in rows.order_by():
+        grants[name] = grants[public_id] = granted
+    return grants
+
+
+def customer_consent_history(customer: Customer, consent: Consent | None = None) -> QuerySet[CustomerConsentEvent]:
+    events = CustomerConsentEvent.objects.filter(customer=customer).select_related("consent")
+    return events.filter(consent=consent) if consent is not None else events

@@ -30,7 +30,16 @@ from core.metadata import validate_metadata
 from core.models import AsyncAction, MetadataSchema
 from core.services import async_action_start, register_async_handler
 from customers import selectors
-from customers.models import Customer, CustomerActivity, CustomEvent, Order, OrderItem
+from customers.models import (
+    Consent,
+    Customer,
+    CustomerActivity,
+    CustomerConsent,
+    CustomerConsentEvent,
+    CustomEvent,
+    Order,
+    OrderItem,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -316,6 +325,7 @@ def customer_erase(customer: Customer) -> dict:
             raise NotFound.for_object("customer", customer.public_id)
         events = CustomEvent.objects.filter(customer=customer).update(metadata={})
         activities = _scrub_activities(customer)
+        _erase_consents(customer)
         _leave_segments(customer)
     return {
         "id": new_public_id("del_"), "created_at": now, "related_object_id": customer.public_id,
@@ -338,6 +348,125 @@ def _scrub_activities(customer: Customer) -> int:
         scrubbed.append(activity)
     CustomerActivity.objects.bulk_update(scrubbed, ["data"], batch_size=500)
     return len(scrubbed)
+
+
+# ================================================================ consents (marketing permissions)
+
+# Keys of PUT /v1/customers/{id}/consents that are not consents, so no consent may be named so.
+CONSENT_RESERVED_KEYS = {"unsubscribed", "channel", "source"}
+CONSENT_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+
+
+def clean_consent_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise InvalidPayload("name is required")
+    if set(name) - CONSENT_NAME_CHARS or name.startswith("cnst_") or name in CONSENT_RESERVED_KEYS:
+        raise InvalidPayload("name: use letters, digits, '_', '-' and '.', not starting with cnst_ and not "
+                             f"one of {', '.join(sorted(CONSENT_RESERVED_KEYS))}")
+    return name
+
+
+def consent_create(data) -> Consent:
+    """POST /v1/consents: define a consent customers can grant ({name, description, category})."""
+    if not isinstance(data, dict):
+        raise InvalidPayload("The consent must be an object")
+    name = _text(data.get("name"), "name", _max_length(Consent, "name")) if data.get("name") is not None else ""
+    fields = {"name": clean_consent_name(name)}
+    for key, max_length in (("description", MAX_DESCRIPTION), ("category", _max_length(Consent, "category"))):
+        if data.get(key) is not None:
+            fields[key] = _text(data[key], key, max_length).strip()
+    try:
+        with transaction.atomic():
+            return Consent.objects.create(**fields)
+    except IntegrityError:
+        raise DuplicateFound(f"A consent named {name} already exists")
+
+
+@dataclass
+class ConsentChanges:
+    """What a customer says about their consents: [(consent, granted)], and where it was said."""
+
+    values: list[tuple[Consent, bool]]
+    channel: str = "api"
+    source: str = ""
+
+
+def clean_consent_changes(data) -> ConsentChanges:
+    """The body of PUT /v1/customers/{id}/consents: {"<consent id or name>": true | false, ...}, with
+    `"unsubscribed": true` withdrawing every consent, and optional `channel` and `source` texts."""
+    if not isinstance(data, dict):
+        raise InvalidPayload("The body must be an object such as {\"newsletter\": true}")
+    channel = data.get("channel")
+    channel = _text(channel, "channel", _max_length(CustomerConsentEvent, "channel")) if channel is not None else "api"
+    source = data.get("source")
+    source = _text(source, "source", _max_length(CustomerConsentEvent, "source")) if source is not None else ""
+    wanted: dict[int, tuple[Consent, bool]] = {}
+    unsubscribed = data.get("unsubscribed")
+    if unsubscribed is not None and not isinstance(unsubscribed, bool):
+        raise InvalidPayload("unsubscribed must be true or false")
+    if unsubscribed:
+        wanted = {consent.pk: (consent, False) for consent in selectors.consent_list()}
+    refs = {key: value for key, value in data.items() if key not in CONSENT_RESERVED_KEYS}
+    for ref, granted in refs.items():
+        if not isinstance(granted, bool):
+            raise InvalidPayload(f"{ref} must be true (granted) or false (withdrawn)")
+        consent = selectors.consent_find(ref)
+        if consent is None:
+            raise NotFound.for_object("consent", ref)
+        if unsubscribed and granted:
+            raise InvalidPayload(f"{ref}: cannot be granted in a request that unsubscribes from everything")
+        if wanted.get(consent.pk, (consent, granted))[1] != granted:
+            raise InvalidPayload(f"{ref}: the consent {consent.name} is given twice with different values")
+        wanted[consent.pk] = (consent, granted)
+    if not wanted and not unsubscribed:
+        raise InvalidPayload("Name at least one consent, e.g. {\"newsletter\": true}")
+    return ConsentChanges([wanted[pk] for pk in sorted(wanted)], channel, source)
+
+
+def customer_consents_update(customer: Customer, changes: ConsentChanges) -> list[CustomerConsent]:
+    """Record each statement as an immutable history row and make it the customer's current state, in one
+    transaction. States are written in consent order (one conditional UPDATE each, an INSERT the first
+    time), so concurrent requests for the same customer lock the same rows in the same order; the state
+    row points at the history row it came from. Withdrawing is always allowed. Returns the states."""
+    request_id = current_request_id() or ""
+    states, changed = [], False
+    with transaction.atomic():
+        previous = selectors.customer_consent_states(customer)
+        for consent, granted in changes.values:
+            event = CustomerConsentEvent.objects.create(
+                customer=customer, consent=consent, granted=granted, channel=changes.channel,
+                source=changes.source, request_id=request_id)
+            states.append(_consent_state_write(customer, consent, event))
+            old = previous.get(consent.pk)
+            changed |= old is None or old.granted != granted
+        if changed:
+            refresh_segments([customer.pk], "consents")
+    return states
+
+
+def _consent_state_write(customer: Customer, consent: Consent, event: CustomerConsentEvent) -> CustomerConsent:
+    values = {"granted": event.granted, "last_event": event, "updated_at": event.created_at}
+    rows = CustomerConsent.objects.filter(customer=customer, consent=consent)
+    for _attempt in range(UPSERT_ATTEMPTS):
+        if rows.update(**values):
+            return CustomerConsent(customer=customer, consent=consent, **values)
+        try:
+            with transaction.atomic():
+                return CustomerConsent.objects.create(customer=customer, consent=consent, **values)
+        except IntegrityError:  # a concurrent request inserted it first: update that row instead
+            continue
+    raise Conflict("The customer's consents are being updated concurrently; retry")
+
+
+def _erase_consents(customer: Customer) -> None:
+    """Erasure keeps the consent history (proof of what was asked and when) without personal text, and
+    withdraws whatever was still granted."""
+    CustomerConsentEvent.objects.filter(customer=customer).exclude(source="").update(source="")
+    granted = [state.consent for state in
+               CustomerConsent.objects.filter(customer=customer, granted=True).select_related("consent")]
+    if granted:
+        customer_consents_update(customer, ConsentChanges([(consent, False) for consent in granted], "erasure"))
 
 
 # ---------------------------------------------------------------- customers referenced by orders and events

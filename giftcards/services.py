@@ -11,6 +11,7 @@ locks the voucher first (its use counter), everything else locks it explicitly.
 from __future__ import annotations
 
 import calendar
+import json
 import logging
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -844,7 +845,16 @@ def _import_row(columns: list[str], cells: list[str]) -> dict:
         if found is None:
             raise NotFound(f"Cannot find customer with email {email}")
         data["holder_id"] = found.public_id
-    metadata = {name.removeprefix("metadata_"): text for name, text in row.items() if name not in IMPORT_COLUMNS}
+    metadata = {}
+    if "metadata" in row:
+        try:
+            metadata = json.loads(row["metadata"])
+        except ValueError:
+            metadata = None
+        if not isinstance(metadata, dict):
+            raise InvalidPayload("the metadata column must hold a JSON object")
+    metadata.update({name.removeprefix("metadata_"): text for name, text in row.items()
+                     if name not in IMPORT_COLUMNS})
     if metadata:
         data["metadata"] = metadata
     return data

@@ -14,6 +14,7 @@ from django.db.models import Count, Q
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats.base_formats import CSV, XLSX
 
@@ -92,8 +93,15 @@ class CampaignAdmin(RestrictedAdminMixin, AuditHistoryMixin, ObjectPermissionsAd
     list_select_related = ["category"]
     readonly_fields = ["public_id", "campaign_type", "type", "voucher_template", "codes", "approval_status",
                        "approval_note", "created_by", "approved_by", "approved_at", "creation_status",
-                       "vouchers_generation_status", "created_at", "updated_at", "deleted_at"]
+                       "vouchers_generation_status", "created_at", "updated_at", "deleted_at", "promotion_tiers"]
     actions = ["enable", "disable", "schedule", "duplicate", "approve", "reject", "export_codes"]
+
+    @admin.display(description="promotion tiers")
+    def promotion_tiers(self, obj):
+        if obj is None or obj.campaign_type != Campaign.CampaignType.PROMOTION:
+            return "-"
+        url = reverse("admin:promo_promotiontier_changelist") + f"?campaign__id__exact={obj.pk}"
+        return format_html('<a href="{}">{} tier(s)</a>', url, obj.promotion_tiers.count())
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(codes_total=Count("vouchers"))

@@ -95,7 +95,8 @@ class PromotionTierForm(DiscountFieldsMixin, forms.ModelForm):
         model = PromotionTier
         fields = ["campaign", "name", "banner", "hierarchy", "active", "category", "start_date", "expiration_date",
                   "redemption_quantity", "metadata"]
-        help_texts = {"hierarchy": "Lower applies first (within one stacking category)",
+        help_texts = {"hierarchy": "Lower applies first (within one stacking category); empty: after the "
+                                   "campaign's last tier",
                       "redemption_quantity": "How many times the tier may apply in all (empty: no limit)"}
 
     def __init__(self, *args, **kwargs):
@@ -104,6 +105,8 @@ class PromotionTierForm(DiscountFieldsMixin, forms.ModelForm):
             self.discount_initial(self.instance.discount)
         if "hierarchy" in self.fields:
             self.fields["hierarchy"].required = False
+            if not self.instance.pk:  # empty: after the campaign's last tier (promotions.tiers_create)
+                self.initial["hierarchy"] = None
 
     def clean(self):
         cleaned = super().clean()
@@ -116,7 +119,9 @@ class PromotionTierForm(DiscountFieldsMixin, forms.ModelForm):
             if self.instance.pk:
                 promotions.clean_tier_fields(self.instance, self.tier_changes())
             elif discount is not None:
-                promotions.clean_tier_fields(PromotionTier(), {"action": cleaned["action"]})
+                given = {name: cleaned.get(name) for name in promotions.TIER_ADMIN_FIELDS
+                         if cleaned.get(name) is not None}
+                promotions.clean_tier_fields(PromotionTier(), given)
         except ApiError as exc:
             raise _error(exc)
         return cleaned

@@ -34,9 +34,7 @@ def _item_json(ctx: Context, line, applied: int | None) -> dict:
         if info.metadata:
             item["metadata"] = info.metadata
     if product is not None:
-        item["product"] = {k: v for k, v in {"id": product.public_id, "source_id": product.source_id,
-                                             "name": product.name or None, "price": product.price,
-                                             "metadata": product.metadata or None}.items() if v is not None}
+        item["product"] = _product_json(ctx, product)
     elif info is not None and info.product_input:
         item["product"] = info.product_input
     if sku is not None:
@@ -46,16 +44,29 @@ def _item_json(ctx: Context, line, applied: int | None) -> dict:
     return item
 
 
+def _product_json(ctx: Context, product) -> dict:
+    """A new dict each time, from the fields read once per request and product (qualifications show the
+    same cart for every redeemable)."""
+    known = ctx.scratch.setdefault("product_json", {})
+    shown = known.get(product.pk)
+    if shown is None or shown[0] is not product:
+        shown = known[product.pk] = (product, {k: v for k, v in {
+            "id": product.public_id, "source_id": product.source_id, "name": product.name or None,
+            "price": product.price, "metadata": product.metadata or None}.items() if v is not None})
+    return dict(shown[1])
+
+
 def order_json(ctx: Context, state: OrderState, *, applied_order: int, applied_items: dict[int, int] | None,
                order=None, customer=None) -> dict:
     """The order as the spec shows it. `applied_*` are the amounts of this request (or of one redeemable)."""
     items_applied = sum((applied_items or {}).values())
+    items_discount = state.items_discount_amount
     body = {
         "amount": state.amount,
         "discount_amount": state.discount_amount,
-        "items_discount_amount": state.items_discount_amount,
-        "total_discount_amount": state.discount_amount + state.items_discount_amount,
-        "total_amount": state.total_amount,
+        "items_discount_amount": items_discount,
+        "total_discount_amount": state.discount_amount + items_discount,
+        "total_amount": max(0, state.amount - state.discount_amount - items_discount),  # state.total_amount
         "applied_discount_amount": applied_order,
         "items_applied_discount_amount": items_applied,
         "total_applied_discount_amount": applied_order + items_applied,

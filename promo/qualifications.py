@@ -22,6 +22,8 @@ per-period counts): redemption enforces them. Scenarios (docs/promotions.md):
 With a cart, a redeemable that would give it nothing (10% off a product it does not hold) is not
 offered, except in AUDIENCE_ONLY. Sorting: DEFAULT newest first, BEST_DEAL / LEAST_DEAL by the total
 applied discount (ties newest first); pages follow `starting_after` (the created_at of the last one).
+With DEFAULT, candidates are judged newest first only until the page is full and one more qualifies;
+only the page is rendered.
 Loaded tiers, stacks and rules are shared for QUALIFICATIONS_CACHE_SECONDS (tier and stack writes
 through promo.promotions refresh them at once), with each tier's rules compiled once (rules.evaluation
 .quick_verdict). On top of that, whole answers are kept for QUALIFICATIONS_CACHE_SECONDS, keyed by the
@@ -135,8 +137,9 @@ def _qualify(request: dict, customer: Customer | None, api_key) -> dict:
     definitions = _definitions(ctx.now) if scenario != "CUSTOMER_WALLET" else None
     ctx.scratch["rule_plans"] = definitions.plans if definitions else {}
     # Only what the caller's API key (or user) may see: other categories' campaigns do not exist for it.
-    tiers = [t for t in definitions.tiers if redeemable_in_scope(t.campaign)] if definitions else []
-    stacks = [(s, members) for s, members in definitions.stacks if redeemable_in_scope(s.campaign)] \
+    visible: dict[int, bool] = {}  # by campaign: the scope depends on the campaign's category only
+    tiers = [t for t in definitions.tiers if _in_scope(t.campaign, visible)] if definitions else []
+    stacks = [(s, members) for s, members in definitions.stacks if _in_scope(s.campaign, visible)] \
         if definitions and scenario in ("ALL", "AUDIENCE_ONLY", "PROMOTION_STACKS") else []
     vouchers = [v for v in _wallet(ctx) if redeemable_in_scope(v)] if scenario not in ("PROMOTION_STACKS",) else []
     ctx.scratch["assigned_rules"] = dict(definitions.rules) if definitions else {}
@@ -167,6 +170,13 @@ def _qualify(request: dict, customer: Customer | None, api_key) -> dict:
     if ctx.has_order:
         body["order"] = presenters.order_json(ctx, ctx.state, applied_order=0, applied_items=None)
     return body
+
+
+def _in_scope(campaign: Campaign, visible: dict[int, bool]) -> bool:
+    found = visible.get(campaign.pk)
+    if found is None:
+        found = visible[campaign.pk] = redeemable_in_scope(campaign)
+    return found
 
 
 def _ignored_conditions(scenario: str) -> tuple:

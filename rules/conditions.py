@@ -93,6 +93,29 @@ class OrderMetadata(OrderCondition):
         return (ctx.order_input.get("metadata") or {}).get(rule.get("property"))
 
 
+def _delivery_address(ctx) -> dict:
+    """The order's delivery address: order metadata `delivery_address` ({city, country, postal_code,
+    line_1 ...}) as sent with the request, else that of the stored order the request names."""
+    for metadata in ((ctx.order_input or {}).get("metadata"), getattr(ctx.existing_order, "metadata", None)):
+        address = (metadata or {}).get("delivery_address") if isinstance(metadata, dict) else None
+        if isinstance(address, dict):
+            return address
+    return {}
+
+
+class _DeliveryAddressCondition(OrderCondition):
+    cacheable = True
+    field = ""
+
+    def value(self, ctx, rule, scope):
+        return _delivery_address(ctx).get(self.field)
+
+
+for _part in ("city", "country", "postal_code"):
+    register(type(f"OrderDelivery_{_part}", (_DeliveryAddressCondition,),
+                  {"name": f"order.delivery_address.{_part}", "field": _part}))
+
+
 # ---------------------------------------------------------------- customer
 
 def _customer_field(ctx, name):
@@ -198,6 +221,25 @@ class CustomerEmail(CustomerCondition):
 
     def value(self, ctx, rule, scope):
         return _customer_field(ctx, "email")
+
+
+@register
+class CustomerMarketingPermissions(CustomerCondition):
+    """Whether the customer has granted the consent named in `property` (its name or `cnst_` id):
+    `{"$is": [true]}`. False when withdrawn, never asked, or without a known customer. One query per
+    request however many consent conditions the rules name (cached in ctx.scratch)."""
+
+    cacheable = True
+    name = "customer.marketing_permissions"
+    needs_property = True
+
+    def value(self, ctx, rule, scope):
+        grants = ctx.scratch.get("consent_grants")
+        if grants is None:
+            from customers.selectors import customer_consent_grants
+
+            grants = ctx.scratch["consent_grants"] = customer_consent_grants(ctx.customer)
+        return grants.get(rule.get("property"), False)
 
 
 # ---------------------------------------------------------------- redemption (counter-backed limits)

@@ -14,7 +14,7 @@ from promo.registry import RedeemableError
 from rules import counters, logic
 from rules.conditions import CONDITIONS, LimitCondition
 from rules.models import ValidationRule, ValidationRuleAssignment
-from rules.operators import UPPER_BOUNDS, apply_operator
+from rules.operators import OPERATORS, UPPER_BOUNDS, apply_operator
 
 DEFAULT_MESSAGES = {
     "customer_rules_violated": "Customer does not match the validation rules",
@@ -176,31 +176,37 @@ _SLOW = object()  # quick_verdict cannot decide: a counter-backed limit is check
 
 @dataclass
 class _RulePlan:
-    """One rule, compiled once: its numbered conditions resolved to strategies, its logic parsed."""
+    """One rule, compiled once: numbered conditions resolved to strategies and operator functions, logic
+    parsed (a plain "1 and 2 and ..." becomes a sequence checked in order, as the parsed tree would be)."""
 
     rule: ValidationRule
-    numbered: dict  # number -> (condition or None, definition, [(operator, expected)], memo key or None)
+    numbered: dict  # number -> (condition or None, definition, [(operator function or None, expected)], memo key)
+    sequence: list | None  # the entries in order when the logic is the default "and" of them all
     tree: object  # the parsed logic; None: no numbered condition (passes); a LogicError: always fails
-    has_limits: bool
+    limits: tuple  # the counter-backed conditions it names
 
 
 def _plan(rule: ValidationRule) -> _RulePlan:
     numbered = {}
-    has_limits = False
     for number, definition in (rule.rules or {}).items():
         if not (number.isdigit() and isinstance(definition, dict)):
             continue
         condition = CONDITIONS.get(definition.get("name", ""))
-        has_limits = has_limits or isinstance(condition, LimitCondition)
         memo = (condition.name, definition.get("property")) if getattr(condition, "cacheable", False) else None
-        numbered[number] = (condition, definition, list((definition.get("conditions") or {}).items()), memo)
-    tree = None
+        operators = [(OPERATORS.get(operator), expected if isinstance(expected, list) else [expected])
+                     for operator, expected in (definition.get("conditions") or {}).items()]
+        numbered[number] = (condition, definition, operators, memo)
+    limits = tuple(c for c, *_rest in numbered.values() if isinstance(c, LimitCondition))
+    tree, sequence = None, None
     if numbered:
+        given = (rule.rules or {}).get("logic")
         try:
-            tree = logic.parse((rule.rules or {}).get("logic") or logic.default_logic(list(numbered)))
+            tree = logic.parse(given or logic.default_logic(list(numbered)))
         except logic.LogicError as exc:
             tree = exc
-    return _RulePlan(rule=rule, numbered=numbered, tree=tree, has_limits=has_limits)
+        if not given:
+            sequence = [numbered[n] for n in sorted(numbered, key=int)]
+    return _RulePlan(rule=rule, numbered=numbered, sequence=sequence, tree=tree, limits=limits)
 
 
 def quick_verdict(targets, rules: list, ctx, plans: dict):
@@ -213,17 +219,22 @@ def quick_verdict(targets, rules: list, ctx, plans: dict):
     cached = plans.get(key)
     if cached is None or cached[0] is not rules:  # compiled for this very list of rules, else again
         cached = plans[key] = (rules, [_plan(rule) for _scope, rule in rules])
-    compiled = cached[1]
-    ignored = ctx.scratch.get("ignored_conditions") or ()
-    memo = ctx.scratch.setdefault("condition_values", {}) if ctx.scratch.get("pristine_state") is ctx.state else None
-    for plan, (scope, _rule) in zip(compiled, rules, strict=True):
+    scratch = ctx.scratch
+    ignored = scratch.get("ignored_conditions") or ()
+    memo = scratch.setdefault("condition_values", {}) if scratch.get("pristine_state") is ctx.state else None
+    for plan, (scope, _rule) in zip(cached[1], rules, strict=True):
         if plan.tree is None:
             continue
-        if plan.has_limits and not all(isinstance(c, ignored) for c, *_rest in plan.numbered.values()
-                                       if isinstance(c, LimitCondition)):
+        if plan.limits and not all(isinstance(c, ignored) for c in plan.limits):
             return _SLOW
         if isinstance(plan.tree, logic.LogicError):
             return "redemption_rules_violated", plan.rule
+        if plan.sequence is not None:
+            for entry in plan.sequence:
+                passed, error_key = _quick_condition(entry, ctx, scope, ignored, memo)
+                if not passed:
+                    return error_key, plan.rule
+            continue
         failed: list[str] = []  # error keys of the conditions that failed, in evaluation order
         seen: dict[str, bool] = {}
 
@@ -255,19 +266,17 @@ def _quick_condition(entry, ctx, scope: str, ignored: tuple, memo: dict | None) 
         return False, "redemption_rules_violated"
     if ignored and isinstance(condition, ignored):
         return True, condition.error_key
-    if memo is not None and memo_key is not None:
-        if memo_key in memo:
-            actual = memo[memo_key]
-        else:
-            actual = memo[memo_key] = condition.value(ctx, definition, scope)
-    else:
+    if memo is None or memo_key is None:
         actual = condition.value(ctx, definition, scope)
+    elif memo_key in memo:
+        actual = memo[memo_key]
+    else:
+        actual = memo[memo_key] = condition.value(ctx, definition, scope)
     passed = True
-    for operator, expected in operators:
-        try:
-            passed = apply_operator(operator, actual, expected) and passed
-        except KeyError:
+    for function, expected in operators:
+        if function is None:  # an unknown operator: the condition cannot pass
             return False, condition.error_key
+        passed = function(actual, expected) and passed
     return passed, condition.error_key
 
 

@@ -78,6 +78,8 @@ class FilterField:
     live: bool = True
     source: AggregateSource | None = None
     description: str = ""
+    # A yes/no field counted as 0/1 (consents): filters may say true / false for 1 / 0.
+    boolean: bool = False
 
 
 FIELDS: dict[str, FilterField] = {}
@@ -100,11 +102,11 @@ def register_filter_field(key: str, kind: str, column: str | None = None, *, dep
 
 
 def register_aggregate_field(key: str, source: AggregateSource, *, depends_on: str, live: bool = True,
-                             description: str = "") -> FilterField:
+                             description: str = "", boolean: bool = False) -> FilterField:
     """A count or sum over rows related to the customer: `source(suffix)` returns (rows, the rows' customer
     field, their date field for `period` or None, the aggregate), where suffix is what follows a prefix
     key (`events.` + "newsletter_opened") and "" for a plain key."""
-    return _register(FilterField(key, "aggregate", None, depends_on, live, source, description))
+    return _register(FilterField(key, "aggregate", None, depends_on, live, source, description, boolean))
 
 
 def _register(definition: FilterField) -> FilterField:
@@ -160,10 +162,18 @@ def _normalize_entry(key: str, definition: FilterField, entry) -> dict:
         entry = dict(entry)
         period = entry.pop("period")
     conditions = _normalize_conditions(key, entry)
+    if definition.boolean:
+        conditions = {op: _bools_as_counts(value) for op, value in conditions.items()}
     normalized = {"conditions": {SEGMENT_OPERATOR_ALIASES.get(op, op): value for op, value in conditions.items()}}
     if period is not None:
         normalized["period"] = period
     return normalized
+
+
+def _bools_as_counts(value):
+    if isinstance(value, list):
+        return [int(v) if isinstance(v, bool) else v for v in value]
+    return int(value) if isinstance(value, bool) else value
 
 
 # ---------------------------------------------------------------- compiling
@@ -333,3 +343,16 @@ def _redemptions(suffix: str):
 # Redemptions are written by the promo app, which does not refresh segments: the schedule catches up.
 register_aggregate_field("redemptions.count", _redemptions, depends_on="redemptions", live=False,
                          description="successful redemptions, rollbacks excluded (in a period)")
+
+
+def _consents(suffix: str):
+    from customers.models import CustomerConsent
+
+    # One state row per customer and consent (UNIQUE): the count is 1 when granted, else 0.
+    rows = CustomerConsent.objects.filter(Q(consent__name=suffix) | Q(consent__public_id=suffix), granted=True)
+    return rows, "customer", "updated_at", Count("id")
+
+
+register_aggregate_field("consents.", _consents, depends_on="consents", boolean=True,
+                         description="whether the customer has granted the consent (name or id): $is [true] / "
+                                     "[false]; with a period, granted within it")

@@ -452,3 +452,85 @@ class EventOutputSerializer(serializers.Serializer):
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_loyalty(self, event) -> None:
         return None
+
+
+# ---------------------------------------------------------------- consents (the project's own, as Voucherify's v1 had)
+
+class ConsentInputSerializer(serializers.Serializer):
+    name = fields.StrictCharField(max_length=100)
+    description = StrictCharField(max_length=10_000)
+    category = StrictCharField(max_length=100)
+
+
+class ConsentOutputSerializer(serializers.Serializer):
+    id = serializers.CharField(source="public_id")
+    name = serializers.CharField()
+    description = serializers.CharField()
+    category = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    object = serializers.SerializerMethodField()
+
+    def get_object(self, consent) -> str:
+        return "consent"
+
+
+class ConsentListOutputSerializer(serializers.Serializer):
+    object = serializers.CharField(default="list")
+    data_ref = serializers.CharField(default="consents")
+    consents = ConsentOutputSerializer(many=True)
+    total = serializers.IntegerField()
+    has_more = serializers.BooleanField()
+
+
+class CustomerConsentStateSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    category = serializers.CharField()
+    value = serializers.BooleanField(allow_null=True, help_text="true granted, false withdrawn, null never asked")
+    updated_at = serializers.DateTimeField(allow_null=True)
+    channel = serializers.CharField(allow_null=True)
+    object = serializers.CharField(default="customer_consent")
+
+
+class CustomerConsentListOutputSerializer(serializers.Serializer):
+    object = serializers.CharField(default="list")
+    data_ref = serializers.CharField(default="consents")
+    consents = CustomerConsentStateSerializer(many=True)
+    total = serializers.IntegerField()
+
+
+def serialize_customer_consents(consents: list, states: dict) -> dict:
+    """Every defined consent with the customer's current value (null: never asked)."""
+    rows = []
+    for consent in consents:
+        state = states.get(consent.pk)
+        rows.append({"id": consent.public_id, "name": consent.name, "category": consent.category,
+                     "value": state.granted if state else None,
+                     "updated_at": state.updated_at if state else None,
+                     "channel": state.last_event.channel if state else None, "object": "customer_consent"})
+    return {"object": "list", "data_ref": "consents",
+            "consents": CustomerConsentStateSerializer(rows, many=True).data, "total": len(rows)}
+
+
+class ConsentEventOutputSerializer(serializers.Serializer):
+    id = serializers.CharField(source="public_id")
+    consent_id = serializers.CharField(source="consent.public_id")
+    consent_name = serializers.CharField(source="consent.name")
+    value = serializers.BooleanField(source="granted")
+    channel = serializers.CharField()
+    source = serializers.CharField()
+    request_id = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    object = serializers.SerializerMethodField()
+
+    def get_object(self, event) -> str:
+        return "customer_consent_event"
+
+
+class ConsentEventListOutputSerializer(serializers.Serializer):
+    object = serializers.CharField(default="list")
+    data_ref = serializers.CharField(default="history")
+    history = ConsentEventOutputSerializer(many=True)
+    total = serializers.IntegerField()
+    has_more = serializers.BooleanField()

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.pagination import DEFAULT_LIMIT, LIST_PARAMETERS, MAX_LIMIT, int_param, paginate
-from core.errors import InvalidPayload
+from core.errors import InvalidPayload, NotFound
 from customers import selectors, services
 from customers.api import serializers as s
 
@@ -240,3 +240,64 @@ class EventView(APIView):
     def post(self, request):
         event = services.custom_event_track(_validated(s.EventInputSerializer, request))
         return Response(s.EventOutputSerializer(event).data)
+
+
+# ---------------------------------------------------------------- consents (marketing permissions)
+
+CONSENTS_BODY = {"application/json": {
+    "type": "object", "additionalProperties": {"oneOf": [{"type": "boolean"}, {"type": "string"}]},
+    "description": "{\"<consent id or name>\": true (granted) | false (withdrawn)}; \"unsubscribed\": true "
+                   "withdraws every consent; optional \"channel\" (default api) and \"source\" texts.",
+    "example": {"newsletter": True, "sms": False, "channel": "web", "source": "checkout form"}}}
+
+
+class ConsentListView(APIView):
+    @extend_schema(tags=["consents"], operation_id="list_consents", summary="List the consent definitions",
+                   parameters=LIST_PARAMETERS, responses=s.ConsentListOutputSerializer)
+    def get(self, request):
+        return Response(paginate(request, selectors.consent_list(), "consents",
+                                 lambda rows: s.ConsentOutputSerializer(rows, many=True).data))
+
+    @extend_schema(tags=["consents"], operation_id="create_consent", summary="Define a consent",
+                   request=s.ConsentInputSerializer, responses={201: s.ConsentOutputSerializer})
+    def post(self, request):
+        consent = services.consent_create(_validated(s.ConsentInputSerializer, request))
+        return Response(s.ConsentOutputSerializer(consent).data, status=201)
+
+
+def _customer_consents(customer) -> dict:
+    return s.serialize_customer_consents(list(selectors.consent_list()),
+                                         selectors.customer_consent_states(customer))
+
+
+class CustomerConsentsView(APIView):
+    @extend_schema(tags=["consents"], operation_id="get_customer_consents",
+                   summary="A customer's consents (null: never asked)", responses=s.CustomerConsentListOutputSerializer)
+    def get(self, request, customer_id: str):
+        return Response(_customer_consents(selectors.customer_get(customer_id)))
+
+    @extend_schema(tags=["consents"], operation_id="update_customer_consents",
+                   summary="Grant or withdraw a customer's consents", request=CONSENTS_BODY,
+                   responses=s.CustomerConsentListOutputSerializer)
+    def put(self, request, customer_id: str):
+        customer = selectors.customer_get(customer_id)
+        services.customer_consents_update(customer, services.clean_consent_changes(request.data))
+        return Response(_customer_consents(customer))
+
+
+class CustomerConsentHistoryView(APIView):
+    @extend_schema(tags=["consents"], operation_id="list_customer_consent_history",
+                   summary="A customer's consent statements, newest first",
+                   parameters=[*LIST_PARAMETERS, _param("consent", "Only this consent (id or name).")],
+                   responses=s.ConsentEventListOutputSerializer)
+    def get(self, request, customer_id: str):
+        customer = selectors.customer_get(customer_id)
+        consent = None
+        ref = _text_param(request, "consent")
+        if ref is not None:
+            consent = selectors.consent_find(ref)
+            if consent is None:
+                raise NotFound.for_object("consent", ref)
+        history = selectors.customer_consent_history(customer, consent)
+        return Response(paginate(request, history, "history",
+                                 lambda rows: s.ConsentEventOutputSerializer(rows, many=True).data))

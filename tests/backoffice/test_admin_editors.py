@@ -483,10 +483,48 @@ def test_duplicate_round_trips_a_campaign_made_through_the_api(world, kind):
                 "validity_day_of_week": [1, 2],
                 "voucher": {"type": "DISCOUNT_VOUCHER", "redemption": {"quantity": 3},
                             "discount": {"type": "PERCENT", "percent_off": 12.5, "amount_limit": 1000},
-                            "code_config": {"length": 8, "prefix": "CO-", "charset": "ABCDEF"}}})
+                            "code_config": {"length": 12, "prefix": "CO-"}}})
         copy = duplication.campaign_duplicate(source)
     assert copy.name == f"Copy of {source.name}"
     assert copy.voucher_template == source.voucher_template
     for field in ("campaign_type", "type", "category_id", "start_date", "expiration_date", "validity_day_of_week",
                   "join_once", "auto_join", "exclusive"):
         assert getattr(copy, field) == getattr(source, field), field
+
+
+def test_tier_form_checks_dates_before_saving(promotion, make_user):
+    response = client_for(make_user(M)).post("/admin/promo/promotiontier/add/", {
+        **TIER_FORM, "campaign": promotion.pk, "start_date_0": "2030-02-01", "start_date_1": "00:00",
+        "expiration_date_0": "2030-01-01", "expiration_date_1": "00:00"})
+    assert response.status_code == 200 and "expiration_date" in str(response.context["adminform"].form.errors)
+    assert not PromotionTier.objects.filter(name="Fifteen off").exists()
+
+
+def test_a_promotion_campaign_page_links_to_its_tiers(promotion, make_user):
+    page = client_for(make_user(M)).get(f"/admin/promo/campaign/{promotion.pk}/change/")
+    assert page.status_code == 200
+    assert f"/admin/promo/promotiontier/?campaign__id__exact={promotion.pk}" in page.content.decode()
+    assert "2 tier(s)" in page.content.decode()
+
+
+def test_hostile_input_to_the_bulk_pages_never_errors(codes, promotion, make_user,
+                                                     django_capture_on_commit_callbacks):
+    client = client_for(make_user(M))
+    for action_id in ("aa_nope", "aa_%00x", "x" * 300):
+        assert client.get(f"/admin/promo/voucher/bulk-progress/{action_id}/").status_code == 404
+        assert client.get(f"/admin/promo/voucher/bulk-progress/{action_id}.json").status_code == 404
+    for metadata in ("[]", "{}", "not json", '"text"'):
+        response = run_action(client, "voucher", "change_metadata", [codes[0].pk], apply="1", metadata=metadata)
+        assert response.status_code == 200 and response.context["form"].errors
+    with django_capture_on_commit_callbacks(execute=True):
+        response = run_action(client, "voucher", "change_metadata", [codes[0].pk], apply="1",
+                              metadata='{"a": "nul \\u0000 inside"}')
+    assert response.status_code in (200, 302)
+    assert Voucher.objects.get(pk=codes[0].pk).metadata == {}
+    for value in ("", "tomorrow", "2030-13-45T99:99"):
+        response = run_action(client, "voucher", "extend_expiry", [codes[0].pk], apply="1", expiration_date=value)
+        assert response.status_code == 200 and response.context["form"].errors
+    for value in ("9" * 14, "-1", "NaN", "1e400"):
+        response = client.post("/admin/promo/promotiontier/add/", {**TIER_FORM, "campaign": promotion.pk,
+                                                                   "discount_type": "AMOUNT", "discount_value": value})
+        assert response.status_code == 200 and response.context["adminform"].form.errors, value

@@ -66,5 +66,6 @@ def test_promotion_tier_editor(open_page, admin_login, live_server, save_screens
     page.wait_for_selector("#result_list")
     tier = PromotionTier.objects.get(name="5.00 off above 30")
     assert tier.discount["amount_off"] == 500 and tier.discount["type"] == "AMOUNT"
+    assert tier.hierarchy == 2  # left empty: after the campaign's first tier
     save_screenshot(page, "admin-promotion-tiers-desktop")
     assert page.blocked_requests == []

@@ -98,3 +98,24 @@ def test_16_concurrent_syncs_of_an_uncounted_order_apply_it_once():
     assert run_in_threads(work) == []
     customer = Customer.objects.get(pk=order.customer_id)
     assert (customer.orders_total_count, customer.orders_total_amount, customer.last_order_amount) == (1, 800, 800)
+
+
+def test_concurrent_consent_statements_leave_one_state_matching_the_latest_history_row():
+    """16 threads grant and withdraw two consents of one customer at once: one state row per consent
+    (UNIQUE), every statement in the history, and each state equal to the history row it points at."""
+    from customers.models import CustomerConsent, CustomerConsentEvent
+
+    services.consent_create({"name": "newsletter"})
+    services.consent_create({"name": "sms"})
+    customer, _ = services.customer_create_or_update({"source_id": "consenting"})
+
+    def work(index: int) -> None:
+        changes = services.clean_consent_changes({"sms": index % 3 == 0, "newsletter": index % 2 == 0})
+        services.customer_consents_update(customer, changes)
+
+    assert run_in_threads(work) == []
+    states = list(CustomerConsent.objects.filter(customer=customer).select_related("last_event"))
+    assert len(states) == 2
+    assert all(state.granted == state.last_event.granted and state.last_event.consent_id == state.consent_id
+               for state in states)
+    assert CustomerConsentEvent.objects.filter(customer=customer).count() == 2 * THREADS

@@ -178,3 +178,21 @@ def test_liability_counts_law_cards_as_not_expired_and_the_page_shows_write_offs
     staff.force_login(django_user_model.objects.create_superuser(username="acc", email="a@example.com", password="p"))
     page = staff.get("/backoffice/gift-cards/liability").content.decode()
     assert 'id="written-off">6.00' in page
+
+
+def test_the_data_migration_adds_the_law_to_cards_issued_before(laws):
+    import importlib
+
+    from django.apps import apps
+
+    campaign = gift_campaign("Before", amount=1000, expiration_date=(timezone.now() + timedelta(days=3)).isoformat())
+    card = services.new_card_for(CustomerFactory(source_id="cal5", address_country="US-CA"),
+                                 campaign=campaign.public_id, origin="t", actor=ACTOR)
+    old_gift = {k: v for k, v in card.voucher.gift.items() if k != "expiry_law"}
+    Voucher.objects.filter(pk=card.pk).update(gift=old_gift)
+    from promo.campaigns import voucher_expiration
+    assert voucher_expiration(Voucher.objects.get(pk=card.pk)) is not None  # the bug: the campaign's end
+    importlib.import_module("giftcards.migrations.0003_show_expiry_laws").show_expiry_laws(apps, None)
+    voucher = Voucher.objects.get(pk=card.pk)
+    assert voucher.gift["expiry_law"]["overrides_campaign_expiration"] is True
+    assert voucher_expiration(voucher) is None

@@ -17,8 +17,8 @@ from tests.spec import assert_matches_spec
 
 pytestmark = pytest.mark.django_db
 
-CSV = ("Code,Amount,Holder,Email,Sold Price,partner\n"
-       "GC-IMP-1,5000,anna,,4500,acme\n"
+CSV = ("Code,Gift Amount,Holder,Email,Sold Price,partner,metadata\n"
+       "GC-IMP-1,5000,anna,,4500,acme,\"{\"\"tier\"\": 2}\"\n"
        "GC-IMP-2,,,bob@example.com,,\n"
        "GC-IMP-3,abc,,,,\n"
        "GC-TAKEN,1000,,,,\n"
@@ -60,7 +60,7 @@ def test_import_csv_into_a_gift_campaign(api, django_capture_on_commit_callbacks
     one = GiftCard.objects.select_related("voucher").get(voucher__code="GC-IMP-1")
     assert (one.face_value, one.sold_price, one.balance, one.origin) == (5000, 4500, 5000, "import")
     assert one.voucher.holder.source_id == "anna" and one.voucher.campaign_id == campaign.pk
-    assert one.voucher.metadata == {"partner": "acme"}
+    assert one.voucher.metadata == {"tier": 2, "partner": "acme"}
     assert one.law_sets_expiry and one.voucher.expiration_date is None  # the holder's law applied
     issue = one.transactions.get()
     assert (issue.kind, issue.amount) == ("issue", 5000)

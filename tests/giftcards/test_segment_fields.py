@@ -3,8 +3,8 @@
 import pytest
 
 from tests.giftcards.factories import gift_card
-from tests.segments.test_filters import both_ways
 from tests.segments.conftest import customer
+from tests.segments.test_filters import both_ways
 
 pytestmark = pytest.mark.django_db
 

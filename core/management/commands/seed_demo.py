@@ -1,3 +1,4 @@
+import logging
 import os
 
 from django.core.management.base import BaseCommand, CommandError
@@ -7,11 +8,16 @@ from core import demo
 SUMMARY_ROWS = [("customers", "Customers"), ("products", "Products"), ("skus", "SKUs"),
                 ("collections", "Product collections"), ("orders", "Orders"), ("order_items", "Order items"),
                 ("events", "Custom events")]
+CAMPAIGN_ROWS = [("segments", "Segments"), ("segment_members", "Segment members"), ("campaigns", "Campaigns"),
+                 ("vouchers", "Codes"), ("promotion_tiers", "Promotion tiers"), ("gift_cards", "Gift cards"),
+                 ("gift_card_transactions", "Gift card movements"), ("redemptions", "Redemptions"),
+                 ("failed_redemptions", "Failed redemptions"), ("rolled_back", "Rolled back")]
 
 
 class Command(BaseCommand):
-    help = ("Create demo data (customers, catalog, orders, events), a local superuser and an API key. "
-            "Idempotent: existing demo data (source_id prefix 'demo-') is kept unless --reset.")
+    help = ("Create demo data (customers, catalog, orders, events; campaigns, segments, gift cards and redemptions), "
+            "a local superuser, a staff user per back-office role and an API key. Idempotent: existing demo data "
+            "(source_id prefix 'demo-', campaigns with metadata.demo) is kept unless --reset.")
 
     def add_arguments(self, parser):
         parser.add_argument("--customers", type=int, default=1000)
@@ -23,14 +29,28 @@ class Command(BaseCommand):
         parser.add_argument("--admin-password", default=None,
                             help="Password of the 'admin' superuser if it is created "
                                  "(default: $DEMO_ADMIN_PASSWORD, else 'admin').")
+        parser.add_argument("--no-campaigns", action="store_true",
+                            help="Only customers, catalog, orders and events: no campaigns, segments, gift cards "
+                                 "or redemptions.")
+        parser.add_argument("--redemptions", type=int, default=250,
+                            help="How many checkouts the demo customers attempt with the demo campaigns.")
+        parser.add_argument("--no-role-users", action="store_true",
+                            help="Do not create the staff users of the back-office roles (marketer, junior, ...).")
+        parser.add_argument("--role-password", default=None,
+                            help="Password of the role users if they are created "
+                                 "(default: $DEMO_ROLE_PASSWORD, else 'demo').")
         parser.add_argument("--new-key", action="store_true",
                             help="Always create a new 'demo' API key, even if an active one exists.")
 
     def handle(self, *args, **options):
+        # Code generation and segment recomputes run inline without a broker: keep their task logs out of the way.
+        for name, level in (("celery", logging.WARNING), ("kombu", logging.ERROR)):
+            logging.getLogger(name).setLevel(level)
         try:
             summary = demo.seed_demo(customers=options["customers"], products=options["products"],
                                      orders=options["orders"], events=options["events"], seed=options["seed"],
-                                     reset=options["reset"])
+                                     reset=options["reset"], campaigns=not options["no_campaigns"],
+                                     redemptions=options["redemptions"])
         except (ValueError, demo.DemoDataError) as exc:
             raise CommandError(str(exc))
 
@@ -44,6 +64,13 @@ class Command(BaseCommand):
         self.stdout.write(f"\n{'':2}{title:<22}{'rows':>8}")
         for key, label in SUMMARY_ROWS:
             self.stdout.write(f"{'':2}{label:<22}{summary[key]:>8}")
+        campaigns = summary["campaigns"]
+        if campaigns is not None:
+            if campaigns["skipped"]:
+                self.stdout.write(f"{'':2}{'(campaigns already present)':<30}")
+            for key, label in CAMPAIGN_ROWS:
+                if key in campaigns:
+                    self.stdout.write(f"{'':2}{label:<22}{campaigns[key]:>8}")
         self.stdout.write(f"{'':2}{'Time (s)':<22}{summary['seconds']:>8}\n")
 
         password = options["admin_password"] or os.environ.get("DEMO_ADMIN_PASSWORD") or "admin"
@@ -53,6 +80,20 @@ class Command(BaseCommand):
                 "(manage.py changepassword admin) before exposing this server."))
         else:
             self.stdout.write("Superuser 'admin' exists: left unchanged.")
+
+        if not options["no_role_users"]:
+            users = demo.ensure_demo_role_users(password=options["role_password"]
+                                                or os.environ.get("DEMO_ROLE_PASSWORD") or "demo")
+            created = [(name, role, secret) for name, role, secret in users if secret is not None]
+            if created:
+                self.stdout.write(self.style.WARNING(
+                    "Created staff users for the back-office roles (user / password). For local use only: change "
+                    "the passwords (manage.py changepassword USER) before exposing this server."))
+                for name, role, secret in created:
+                    self.stdout.write(f"{'':2}{role:<18}{name} / {secret}")
+            existing_users = [name for name, _role, secret in users if secret is None]
+            if existing_users:
+                self.stdout.write(f"Role users {', '.join(existing_users)} exist: left unchanged.")
 
         issued, existing = demo.ensure_demo_api_key(new=options["new_key"])
         if issued is not None:

@@ -1,0 +1,117 @@
+"""Qualifications' shortcuts change no answer: DEFAULT pages judged newest first only as far as needed, and
+the short-lived result cache (QUALIFICATIONS_CACHE_SECONDS) keyed by request, caller, customer row and
+definitions."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from customers.models import Customer
+from promo.models import PromotionStack, PromotionTier, Voucher
+from tests.promo.factories import VoucherFactory
+from tests.promo.promotion_helpers import cart, line, promotion_campaign, stack, tier
+
+pytestmark = pytest.mark.django_db
+
+CART = cart(line("shirt", 2, 2500), line("socks", 1, 500))  # 5500
+
+
+def qualify(api, **body) -> dict:
+    body.setdefault("order", CART)
+    body.setdefault("customer", {"source_id": "ann"})
+    response = api.post("/v1/qualifications", body)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def ids(body) -> list[str]:
+    return [d["id"] for d in body["redeemables"]["data"]]
+
+
+@pytest.fixture
+def many():
+    """14 tiers (some failing their rules, some giving this cart nothing), 2 stacks and 2 wallet codes, with
+    distinct created_at, interleaved."""
+    campaign = promotion_campaign()
+    ann = Customer.objects.create(source_id="ann", address_country="PL", metadata={"loyalty_tier": "gold"})
+    made = []
+    for index in range(14):
+        if index % 4 == 1:
+            made.append(tier(campaign, f"t{index} fails", {"type": "AMOUNT", "amount_off": 100 + index},
+                             rules=[{"name": "order.amount", "conditions": {"$more_than": [100000]}}]))
+        elif index % 4 == 2:
+            made.append(tier(campaign, f"t{index} nothing", {"type": "PERCENT", "percent_off": 10,
+                                                              "effect": "APPLY_TO_ITEMS"},
+                             applicable_to=[{"object": "product", "id": "hats"}]))
+        else:
+            made.append(tier(campaign, f"t{index}", {"type": "AMOUNT", "amount_off": 100 * (index % 5 + 1)},
+                             rules=[{"name": "customer.address.country", "conditions": {"$in": ["PL"]}}]))
+    made.append(stack(campaign, "s1", [made[0], made[3]]))
+    made.append(stack(campaign, "s2", [made[0], made[1]]))  # t1 fails: the stack does not qualify
+    made.append(VoucherFactory(code="ANN-1", holder=ann, discount={"type": "AMOUNT", "amount_off": 250}))
+    made.append(VoucherFactory(code="ANN-2", holder=ann, discount={"type": "AMOUNT", "amount_off": 50}))
+    base = timezone.now() - timedelta(hours=2)
+    for index, obj in enumerate(made):
+        type(obj).objects.filter(pk=obj.pk).update(created_at=base + timedelta(minutes=(index * 7) % 19))
+    return made
+
+
+def test_default_pages_are_the_full_list_in_order(api, many):
+    full = qualify(api, options={"limit": 50})
+    assert full["redeemables"]["has_more"] is False
+    everything = ids(full)
+    assert set(everything) == set(ids(qualify(api, options={"limit": 50, "sorting_rule": "BEST_DEAL"})))
+    created = {**{t.public_id: t.created_at for t in PromotionTier.objects.all()},
+               **{s.public_id: s.created_at for s in PromotionStack.objects.all()},
+               **{v.code: v.created_at for v in Voucher.objects.all()}}
+    assert everything == sorted(everything, key=lambda i: (created[i], i), reverse=True)
+    assert len(everything) == 14 - 7 + 1 + 2  # 7 tiers fail or give nothing; one stack; two codes
+    for limit in (1, 3, 4):
+        pages, cursor = [], None
+        while True:
+            options = {"limit": limit, **({"starting_after": cursor} if cursor else {})}
+            body = qualify(api, options=options)
+            pages += ids(body)
+            assert body["redeemables"]["has_more"] is (len(pages) < len(everything))
+            if not body["redeemables"]["has_more"]:
+                break
+            cursor = body["redeemables"]["more_starting_after"]
+        assert pages == everything
+
+
+def test_default_pages_with_filters(api, many):
+    everything = ids(qualify(api, options={"limit": 50}))
+    tiers = [i for i in everything if i.startswith("promo_")]
+    body = qualify(api, options={"limit": 2, "filters": {"resource_type": {"conditions": {"$in": ["promotion_tier"]}}}})
+    assert ids(body) == tiers[:2]
+    assert body["redeemables"]["has_more"] is True
+
+
+def test_result_cache_answers_the_same_request_until_something_it_depends_on_changes(api, many, settings):
+    settings.QUALIFICATIONS_CACHE_SECONDS = 300
+    first = qualify(api, options={"limit": 50})
+    PromotionTier.objects.filter(pk=many[0].pk).update(active=False)  # straight to the database: no refresh
+    with CaptureQueriesContext(connection) as captured:
+        again = qualify(api, options={"limit": 50})
+    assert again == first
+    assert len(captured.captured_queries) <= 1  # the customer's row (the API key is cached)
+    # Another cart, other options, another customer row: evaluated (the tiers as cached: t0 still there).
+    bigger = qualify(api, options={"limit": 50}, order=cart(line("shirt", 3, 2500), line("socks", 1, 500)))
+    assert bigger["order"]["amount"] == 8000
+    assert many[0].public_id in ids(bigger)  # the tiers themselves are cached as long (no write went through the API)
+    assert ids(qualify(api, options={"limit": 2})) == ids(first)[:2]
+    ann = Customer.objects.get(source_id="ann")
+    ann.address_country = "FR"
+    ann.save()
+    assert many[0].public_id not in ids(qualify(api, options={"limit": 50}))  # the country rule fails now
+
+
+def test_no_result_cache_when_the_cache_is_off(api, many, settings):
+    settings.QUALIFICATIONS_CACHE_SECONDS = 0
+    first = qualify(api, options={"limit": 50})
+    PromotionTier.objects.filter(pk=many[0].pk).update(active=False)
+    assert many[0].public_id in ids(first)
+    assert many[0].public_id not in ids(qualify(api, options={"limit": 50}))
