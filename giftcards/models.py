@@ -59,6 +59,8 @@ class GiftCard(models.Model):
                                    name="giftcard_balance_is_income_less_outgoings"),
             models.CheckConstraint(condition=Q(locked_amount__gte=0), name="giftcard_locked_amount_gte_0"),
         ]
+        # Customer Service refunds onto cards without being allowed to change them otherwise.
+        permissions = [("refund_giftcard", "Can refund to a gift card")]
 
     def __str__(self) -> str:
         return f"gift card {self.voucher_id}"

@@ -192,7 +192,9 @@ def _plan(rule: ValidationRule) -> _RulePlan:
         if not (number.isdigit() and isinstance(definition, dict)):
             continue
         condition = CONDITIONS.get(definition.get("name", ""))
-        memo = (condition.name, definition.get("property")) if getattr(condition, "cacheable", False) else None
+        prop = definition.get("property")
+        memo = (condition.name, prop) if getattr(condition, "cacheable", False) and isinstance(
+            prop, str | int | None) else None
         operators = [(OPERATORS.get(operator), expected if isinstance(expected, list) else [expected])
                      for operator, expected in (definition.get("conditions") or {}).items()]
         numbered[number] = (condition, definition, operators, memo)

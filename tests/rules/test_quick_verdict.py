@@ -59,6 +59,7 @@ RULE_SETS = [
     [numbered(POLISH, PER_CUSTOMER, logic="1 and 2")],
     [{"10": AMOUNT_OVER, "2": FRENCH}],
     [{"1": AMOUNT_OVER, "note": "not a condition", "2": "not a dict"}],
+    [numbered({"name": "customer.address.country", "property": ["ignored"], "conditions": {"$is": ["PL"]}})],
 ]
 IGNORED = [None, (LimitCondition,), (LimitCondition, OrderCondition), (LimitCondition, CustomerCondition)]
 
