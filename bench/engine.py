@@ -64,6 +64,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument("--only", default="", help="comma-separated scenario numbers to run besides the baseline, "
+                                                   "e.g. 1 (validations) for a quick gunicorn sizing run")
     args = parser.parse_args()
     url = bench_database_url("promo_bench_engine")
     recreate_database(url)
@@ -88,9 +90,12 @@ def main() -> None:
         ("redemption, one hot public code", 64, lambda c, n: ("POST", "/v1/redemptions", {
             "redeemables": [{"object": "voucher", "id": "HOTCODE"}], "order": CART})),
     ]
+    if args.only:
+        wanted = {0, *(int(n) for n in args.only.split(","))}
+        scenarios = [s for i, s in enumerate(scenarios) if i in wanted]
     results = []
     with gunicorn(url, workers=args.workers, threads=args.threads) as port:
-        run_load("warm-up", port, 4, 2, scenarios[1][2], headers)
+        run_load("warm-up", port, 4, 2, scenarios[1][2] if len(scenarios) > 1 else scenarios[0][2], headers)
         for name, clients, make in scenarios:
             results.append(run_load(name, port, clients, args.seconds, make, headers))
     baseline = results[0].rate
@@ -104,6 +109,8 @@ def main() -> None:
                 f"gunicorn {args.workers} workers x {args.threads} threads",
                 ["scenario", "clients", "requests", "200", "other", "req/s", "p50 ms", "p95 ms", "p99 ms",
                  "x baseline"], rows)
+    if len(results) < 4:
+        return
     from promo.models import Redemption, Voucher
 
     hot = Voucher.objects.get(code="HOTCODE")
