@@ -7,7 +7,7 @@ from decimal import Decimal
 from django import forms
 from django.core.exceptions import ValidationError
 
-from backoffice import wizard
+from backoffice import wizard, wizard_promotion
 
 MONEY = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0.01")}
 MAX_USES = 10**9
@@ -105,6 +105,8 @@ def describe_discount(template_or_discount: dict | None) -> str:
         return f"{money(discount.get('amount_off'))} off"
     if kind == "FIXED":
         return f"pay {money(discount.get('fixed_amount'))}"
+    if kind == "UNIT" and discount.get("unit_type") == "prod_5h1pp1ng":
+        return "free shipping"
     if kind == "UNIT":
         return f"{discount.get('unit_off', '')} free unit(s)"
     return kind or "no discount"
@@ -201,3 +203,128 @@ class CampaignWizardForm(forms.Form):
             charset=data.get("charset") or "unambiguous", length=data.get("length") or 8,
             prefix=data.get("prefix") or "", postfix=data.get("postfix") or "", pattern=data.get("pattern") or "",
             sorry_coupons=bool(data.get("sorry_coupons")))
+
+
+# ---------------------------------------------------------------- the promotion-campaign wizard
+
+def _time_field(label: str) -> forms.TimeField:
+    return forms.TimeField(required=False, label=label, widget=forms.TimeInput(attrs={"type": "time"}))
+
+
+class PromotionTierForm(forms.Form):
+    name = forms.CharField(label="Tier name", required=False, max_length=255,
+                           widget=forms.TextInput(attrs={"placeholder": "e.g. Happy hour 15%"}))
+    kind = forms.ChoiceField(label="Gives", required=False, initial="PERCENT_ORDER",
+                             choices=list(wizard_promotion.DISCOUNT_KINDS.items()))
+    value = forms.DecimalField(label="Value", required=False, max_digits=12, decimal_places=2,
+                               min_value=Decimal("0.01"), help_text="Percent (e.g. 15) or an amount (e.g. 10.00)")
+    target = forms.CharField(label="Product or collection", required=False, max_length=255,
+                             widget=forms.TextInput(attrs={"placeholder": "prod_… / pcol_… or source id"}))
+    min_amount = forms.DecimalField(label="Orders of at least", required=False, **MONEY)
+    banner = forms.CharField(label="Banner", required=False, max_length=500,
+                             widget=forms.TextInput(attrs={"placeholder": "What the shop shows"}))
+    in_window = forms.BooleanField(label="Only in the recurring window", required=False)
+
+
+PromotionTierFormSet = forms.formset_factory(PromotionTierForm, extra=3, max_num=10)
+
+
+class PromotionWizardForm(forms.Form):
+    name = forms.CharField(max_length=255, widget=forms.TextInput(attrs={"placeholder": "e.g. Summer promotions"}))
+    description = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    category = forms.ChoiceField(required=False, label="Category")
+    exclusive = forms.BooleanField(required=False, label="Exclusive: its tiers apply alone, nothing combines with them")
+    start_date = forms.DateTimeField(required=False, label="Starts",
+                                     widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    expiration_date = forms.DateTimeField(required=False, label="Ends",
+                                          widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    days = forms.MultipleChoiceField(required=False, label="Days", widget=forms.CheckboxSelectMultiple,
+                                     choices=[(str(n), label) for n, label in wizard_promotion.DAYS])
+    window_start = _time_field("From")
+    window_end = _time_field("Until")
+    cart_amount = forms.DecimalField(required=False, label="Sample cart", **MONEY)
+    preview_at = forms.DateTimeField(required=False, label="At", help_text="Empty: the next moment the tiers run",
+                                     widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+
+    def __init__(self, *args, categories=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = [("", "— none —")] + [(c.public_id, c.name) for c in categories]
+        self.categories = {c.public_id: c for c in categories}
+
+    def plan(self, tiers: list[dict]) -> wizard_promotion.Plan:
+        data = self.cleaned_data
+        return wizard_promotion.Plan(
+            name=(data.get("name") or "").strip(), description=data.get("description") or "",
+            category=self.categories.get(data.get("category") or ""), exclusive=bool(data.get("exclusive")),
+            start_date=data.get("start_date"), expiration_date=data.get("expiration_date"),
+            days=tuple(int(d) for d in data.get("days") or ()), window_start=data.get("window_start"),
+            window_end=data.get("window_end"),
+            tiers=tuple(wizard_promotion.Tier(
+                name=(row.get("name") or "").strip() or f"Tier {index}", kind=row.get("kind") or "PERCENT_ORDER",
+                value=row.get("value"), target=row.get("target") or "",
+                min_amount=wizard.to_minor(row.get("min_amount")),
+                banner=row.get("banner") or "", in_window=bool(row.get("in_window")))
+                for index, row in enumerate(tiers, start=1)))
+
+
+def filled_tiers(formset) -> list[dict]:
+    """The tier rows a marketer filled in (an empty row still has the first kind selected)."""
+    rows = getattr(formset, "cleaned_data", None) or []
+    return [row for row in rows if row and (row.get("name") or row.get("value") is not None or row.get("banner")
+                                            or row.get("min_amount") is not None
+                                            or row.get("kind") not in ("", None, "PERCENT_ORDER"))]
+
+
+# ---------------------------------------------------------------- gift cards: a campaign, cards for a partner
+
+class GiftCardWizardForm(forms.Form):
+    name = forms.CharField(max_length=255, widget=forms.TextInput(attrs={"placeholder": "e.g. Christmas gift cards"}))
+    description = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    category = forms.ChoiceField(required=False, label="Category")
+    amount = forms.DecimalField(label="Face value", **MONEY, help_text="What each card holds, e.g. 50.00")
+    count = forms.IntegerField(label="Number of cards", min_value=1, max_value=1_000_000, initial=100)
+    sold_price = forms.DecimalField(label="Sold price (optional)", required=False, max_digits=12, decimal_places=2,
+                                    min_value=Decimal("0"), help_text="What a buyer pays, at most the face value")
+    expiration_date = forms.DateTimeField(required=False, label="Expires",
+                                          widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+                                          help_text="Empty: never (a country's law may set it)")
+    charset = forms.ChoiceField(choices=list(wizard.CHARSET_LABELS.items()), initial="unambiguous",
+                                label="Characters")
+    length = forms.IntegerField(min_value=4, max_value=64, initial=12, label="Length")
+    prefix = forms.CharField(required=False, max_length=40, label="Prefix", initial="GC-")
+    postfix = forms.CharField(required=False, max_length=40, label="Suffix")
+
+    def __init__(self, *args, categories=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = [("", "— none —")] + [(c.public_id, c.name) for c in categories]
+        self.categories = {c.public_id: c for c in categories}
+
+    def plan(self):
+        from backoffice import wizard_giftcards
+
+        data = self.cleaned_data
+        return wizard_giftcards.Plan(
+            name=(data.get("name") or "").strip(), description=data.get("description") or "",
+            category=self.categories.get(data.get("category") or ""), amount=wizard.to_minor(data["amount"]),
+            count=data["count"], sold_price=wizard.to_minor(data.get("sold_price")),
+            expiration_date=data.get("expiration_date"), charset=data.get("charset") or "unambiguous",
+            length=data.get("length") or 12, prefix=data.get("prefix") or "", postfix=data.get("postfix") or "")
+
+
+class PartnerCardsForm(forms.Form):
+    campaign = forms.ChoiceField(label="Gift card campaign")
+    partner = forms.CharField(label="Partner or event", max_length=255,
+                              widget=forms.TextInput(attrs={"placeholder": "e.g. ACME Corp. staff party"}))
+    count = forms.IntegerField(label="Number of cards", min_value=1, max_value=100_000, initial=10)
+    amount = forms.DecimalField(label="Value of each card (optional)", required=False, max_digits=12,
+                                decimal_places=2, min_value=Decimal("0.01"), help_text="Empty: the campaign's")
+    sold_price = forms.DecimalField(label="Price the partner pays per card (optional)", required=False,
+                                    max_digits=12, decimal_places=2, min_value=Decimal("0"))
+    label = forms.CharField(label="Note (optional)", required=False, max_length=255)
+
+    def __init__(self, *args, campaigns=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.campaigns = {c.public_id: c for c in campaigns}
+        self.fields["campaign"].choices = [
+            (c.public_id, f"{c.name} ({money((c.voucher_template.get('gift') or {}).get('amount'))})")
+            for c in campaigns]

@@ -11,12 +11,13 @@ from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, JsonResponse
+from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from backoffice import forms, selectors, wizard
+from backoffice import forms, selectors, wizard, wizard_giftcards, wizard_promotion
 from core.errors import ApiError
 from core.models import AsyncAction
 from core.permissions import has_perm, restrict
@@ -279,7 +280,10 @@ def campaign_codes(request, campaign_id: str):
         raise Http404("No such campaign")
     action = _visible_action(request, request.GET.get("action", ""))
     codes = list(campaign_selectors.voucher_list(campaign_id=campaign.public_id)[:10])
-    context = {"title": campaign.name, "campaign": campaign, "action": action, "codes": codes,
+    tiers = [{"tier": tier, "discount": forms.describe_discount(tier.discount)}
+             for tier in campaign.promotion_tiers.order_by("hierarchy", "id")] \
+        if campaign.campaign_type == Campaign.CampaignType.PROMOTION else None
+    context = {"title": campaign.name, "campaign": campaign, "action": action, "codes": codes, "tiers": tiers,
                "discount": forms.describe_discount(campaign.voucher_template),
                "admin_url": reverse("admin:promo_campaign_change", args=[campaign.pk])}
     return _page(request, "backoffice/campaign_codes.html", context)
@@ -305,3 +309,183 @@ def async_action_progress(request, action_id: str):
     return JsonResponse({"id": action.public_id, "type": action.type, "status": action.status,
                          "progress": action.progress, "processed": action.processed, "total": action.total,
                          "result": action.result})
+
+
+# ================================================================ choosing a wizard; the promotion wizard
+
+WIZARDS = [
+    ("coupon", "Coupon campaign", "Codes a customer types at checkout: a discount, its audience, limits, budget "
+                                  "and how the codes look.", "backoffice:campaign_wizard"),
+    ("promotion", "Promotion", "Discounts without a code that apply when the cart qualifies: tiers with "
+                               "thresholds, banners and a happy hour.", "backoffice:promotion_wizard"),
+    ("gift-cards", "Gift card campaign", "Cards holding money: face value, number of cards, price and expiry; "
+                                         "or cards for a partner as CSV.", "backoffice:giftcard_wizard"),
+]
+
+
+@requires(WIZARD_PERMISSION)
+@require_GET
+def campaign_chooser(request):
+    wizards = [{"key": key, "title": title, "text": text, "url": reverse(name)} for key, title, text, name in WIZARDS]
+    return _page(request, "backoffice/campaign_chooser.html", {"title": "New campaign", "wizards": wizards})
+
+
+def _promotion_forms(request):
+    data = request.POST if request.method == "POST" else None
+    form = forms.PromotionWizardForm(data, categories=_categories(request.user))
+    tiers = forms.PromotionTierFormSet(data, prefix="tier")
+    return form, tiers
+
+
+def _promotion_preview(form, tiers) -> dict:
+    form.is_valid()
+    tiers.is_valid()
+    problems = [f"{form.fields[name].label or name}: {' '.join(errors)}" for name, errors in form.errors.items()
+                if name != "name"]
+    problems += [f"Tier {index}: {field} {' '.join(errors)}" for index, row in enumerate(tiers.errors, start=1)
+                 for field, errors in row.items()]
+    form.cleaned_data = {**form.cleaned_data, "name": form.cleaned_data.get("name") or "preview"}
+    plan = form.plan(forms.filled_tiers(tiers))
+    cart = form.cleaned_data.get("cart_amount")
+    result = wizard_promotion.preview(plan, wizard.to_minor(cart) if cart else None,
+                                      form.cleaned_data.get("preview_at"))
+    result["errors"] = problems + result["errors"]
+    return result
+
+
+def _preview_json(result: dict) -> dict:
+    at = result.get("at")
+    order = result.get("order") or {}
+    return {"errors": result["errors"],
+            "at_text": f"{timezone.localtime(at):%a %Y-%m-%d %H:%M} ({timezone.get_current_timezone_name()})"
+            if at else "",
+            "cart_text": forms.money(order.get("amount")) if order else "",
+            "shipping": any(i.get("product_id") == "prod_5h1pp1ng" for i in order.get("items", [])),
+            "total_discount_text": forms.money(result["total_discount"]),
+            "tiers": [{**row, "discount_text": forms.money(row["discount"])} for row in result["tiers"]]}
+
+
+@requires(WIZARD_PERMISSION)
+@require_POST
+def promotion_preview(request):
+    return JsonResponse(_preview_json(_promotion_preview(*_promotion_forms(request))))
+
+
+@requires(WIZARD_PERMISSION)
+@require_http_methods(["GET", "POST"])
+def promotion_wizard(request):
+    form, tiers = _promotion_forms(request)
+    preview = None
+    if request.method == "POST":
+        if "preview" in request.POST:
+            preview = _preview_json(_promotion_preview(form, tiers))
+        elif form.is_valid() and tiers.is_valid():
+            try:
+                campaign = wizard_promotion.create(form.plan(forms.filled_tiers(tiers)), user=request.user)
+            except ApiError as exc:
+                form.add_error(None, _error(exc))
+            else:
+                return redirect(reverse("backoffice:campaign_codes", kwargs={"campaign_id": campaign.public_id}))
+    context = {"title": "New promotion", "form": form, "tiers": tiers, "preview": preview,
+               "time_zone": timezone.get_current_timezone_name()}
+    refused = request.method == "POST" and "preview" not in request.POST
+    return _page(request, "backoffice/promotion_wizard.html", context, status=400 if refused else 200)
+
+
+# ================================================================ gift cards: a campaign; cards for a partner
+
+def _giftcard_form(request):
+    return forms.GiftCardWizardForm(request.POST if request.method == "POST" else None,
+                                    categories=_categories(request.user))
+
+
+@requires(WIZARD_PERMISSION)
+@require_POST
+def giftcard_preview(request):
+    form = _giftcard_form(request)
+    if not form.is_valid() and any(name in form.errors for name in ("amount", "count", "length", "charset")):
+        return JsonResponse({"errors": [f"{form.fields[name].label}: {' '.join(errors)}"
+                                        for name, errors in form.errors.items() if name != "name"], "codes": []})
+    form.cleaned_data.setdefault("name", "preview")
+    result = wizard_giftcards.preview(form.plan())
+    plan = form.plan()
+    result["summary"] = f"{plan.count:,} cards of {forms.money(plan.amount)}" + (
+        f", sold for {forms.money(plan.sold_price)}" if plan.sold_price is not None else "")
+    result["liability"] = forms.money(plan.amount * plan.count)
+    return JsonResponse(result)
+
+
+@requires(WIZARD_PERMISSION)
+@require_http_methods(["GET", "POST"])
+def giftcard_wizard(request):
+    form = _giftcard_form(request)
+    if request.method == "POST" and form.is_valid():
+        try:
+            issued = wizard_giftcards.create(form.plan(), user=request.user)
+        except ApiError as exc:
+            form.add_error(None, _error(exc))
+        else:
+            return redirect(reverse("backoffice:giftcard_batch", kwargs={"action_id": issued.action.public_id}))
+    return _page(request, "backoffice/giftcard_wizard.html", {"title": "New gift card campaign", "form": form},
+                 status=400 if request.method == "POST" else 200)
+
+
+def _gift_campaigns(user):
+    return list(restrict(Campaign.objects.filter(campaign_type=Campaign.CampaignType.GIFT_VOUCHERS,
+                                                 deleted_at__isnull=True), user, "view").order_by("name"))
+
+
+@requires(wizard_giftcards.ISSUE_PERMISSION)
+@require_http_methods(["GET", "POST"])
+def partner_cards(request):
+    form = forms.PartnerCardsForm(request.POST if request.method == "POST" else None,
+                                  campaigns=_gift_campaigns(request.user))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            action = wizard_giftcards.issue_for_partner(
+                campaign=form.campaigns[data["campaign"]], count=data["count"],
+                amount=wizard.to_minor(data.get("amount")), sold_price=wizard.to_minor(data.get("sold_price")),
+                partner=data["partner"], label=data.get("label") or "", user=request.user)
+        except ApiError as exc:
+            form.add_error(None, _error(exc))
+        else:
+            return redirect(reverse("backoffice:giftcard_batch", kwargs={"action_id": action.public_id}))
+    return _page(request, "backoffice/partner_cards.html", {"title": "Issue gift cards for a partner", "form": form},
+                 status=400 if request.method == "POST" else 200)
+
+
+def _batch_or_404(request, action_id: str) -> AsyncAction:
+    from giftcards.services import BULK_ACTION
+
+    action = _visible_action(request, action_id)
+    if action is None or action.type != BULK_ACTION:
+        raise Http404("No such batch of gift cards")
+    return action
+
+
+@staff_member_required
+@require_GET
+def giftcard_batch(request, action_id: str):
+    """After issuing: the generation's progress, then the cards as CSV."""
+    action = _batch_or_404(request, action_id)
+    campaign = Campaign.objects.filter(pk=action.payload.get("campaign")).select_related("category").first()
+    payload = action.payload
+    context = {"title": f"Gift cards: {payload.get('partner') or payload.get('label') or action.public_id}",
+               "action": action, "campaign": campaign, "payload": payload,
+               "amount": forms.money(payload.get("amount")),
+               "sold_price": forms.money(payload.get("sold_price")) if payload.get("sold_price") is not None else "",
+               "admin_url": reverse("admin:promo_campaign_change", args=[campaign.pk]) if campaign else ""}
+    return _page(request, "backoffice/giftcard_batch.html", context)
+
+
+@staff_member_required
+@require_GET
+def giftcard_batch_csv(request, action_id: str):
+    from giftcards import selectors as giftcard_selectors
+
+    action = _batch_or_404(request, action_id)
+    response = StreamingHttpResponse(giftcard_selectors.batch_csv(action.public_id),
+                                     content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{action.public_id}-gift-cards.csv"'
+    return response

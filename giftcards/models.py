@@ -60,7 +60,8 @@ class GiftCard(models.Model):
             models.CheckConstraint(condition=Q(locked_amount__gte=0), name="giftcard_locked_amount_gte_0"),
         ]
         # Customer Service refunds onto cards without being allowed to change them otherwise.
-        permissions = [("refund_giftcard", "Can refund to a gift card")]
+        permissions = [("refund_giftcard", "Can refund to a gift card"),
+                       ("issue_giftcard", "Can issue gift cards for a partner or event")]
 
     def __str__(self) -> str:
         return f"gift card {self.voucher_id}"

@@ -557,11 +557,14 @@ def campaign_create(data, *, api_key=None, user=None) -> Campaign:
             campaign = Campaign.objects.create(
                 **fields, vouchers_generation_status=Campaign.Status.IN_PROGRESS if count else Campaign.Status.DONE)
             assign_rules(rules, "campaign", campaign.public_id)
+            tiers = []
             if campaign_type == Campaign.CampaignType.PROMOTION:  # its tiers (promo.promotions), with the campaign
                 from promo.promotions import tiers_create
 
-                tiers_create(campaign, given(data.get("promotion")).get("tiers") or [])
+                tiers = tiers_create(campaign, given(data.get("promotion")).get("tiers") or [])
             approvals.created(campaign)
+            for tier in tiers:  # a tier above a Junior Marketer's cap or a threshold: PENDING
+                approvals.review_change(campaign, tier.discount)
             if count:
                 async_action_start(action_type=GENERATE_ACTION, payload={"campaign": campaign.pk, "count": count},
                                    api_key=api_key, user=user)

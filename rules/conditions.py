@@ -14,6 +14,13 @@ from django.utils import timezone
 CONDITIONS: dict[str, Condition] = {}
 
 
+def _prop(rule: dict) -> str | None:
+    """The rule's `property` as a lookup key: the API accepts only strings, but a rule stored another way
+    (admin JSON, an older row) must not break every validation that reaches it."""
+    prop = rule.get("property")
+    return prop if isinstance(prop, str) else None
+
+
 def register(cls):
     CONDITIONS[cls.name] = cls()
     return cls
@@ -90,7 +97,7 @@ class OrderMetadata(OrderCondition):
     needs_property = True
 
     def value(self, ctx, rule, scope):
-        return (ctx.order_input.get("metadata") or {}).get(rule.get("property"))
+        return (ctx.order_input.get("metadata") or {}).get(_prop(rule))
 
 
 def _delivery_address(ctx) -> dict:
@@ -134,7 +141,7 @@ class CustomerMetadata(CustomerCondition):
     def value(self, ctx, rule, scope):
         metadata = dict(getattr(ctx.customer, "metadata", None) or {})
         metadata.update((ctx.customer_input or {}).get("metadata") or {})
-        return metadata.get(rule.get("property"))
+        return metadata.get(_prop(rule))
 
 
 class _AddressCondition(CustomerCondition):
@@ -239,7 +246,7 @@ class CustomerMarketingPermissions(CustomerCondition):
             from customers.selectors import customer_consent_grants
 
             grants = ctx.scratch["consent_grants"] = customer_consent_grants(ctx.customer)
-        return grants.get(rule.get("property"), False)
+        return grants.get(_prop(rule), False)
 
 
 # ---------------------------------------------------------------- redemption (counter-backed limits)
@@ -479,7 +486,7 @@ _item("order.items.price", lambda line, info, matched, rule: line.price, doc="un
 _item("order.items.amount", lambda line, info, matched, rule: line.amount, doc="line amount (price x quantity)")
 _item("order.items.subtotal_amount", lambda line, info, matched, rule: line.subtotal,
       doc="line amount less the item discounts applied so far in this request")
-_item("order.items.metadata", lambda line, info, matched, rule: (info.metadata or {}).get(rule.get("property")),
+_item("order.items.metadata", lambda line, info, matched, rule: (info.metadata or {}).get(_prop(rule)),
       needs_property=True, doc="the line's metadata[property]")
 _item("order.items.aggregated_quantity", lambda line, info, matched, rule: sum(pair[0].quantity for pair in matched),
       aggregated=True, doc="units of all the matched lines together")
@@ -605,7 +612,7 @@ class RedemptionMetadata(Condition):
     needs_property = True
 
     def value(self, ctx, rule, scope):
-        return (ctx.metadata or {}).get(rule.get("property"))
+        return (ctx.metadata or {}).get(_prop(rule))
 
 
 def _context_value(ctx, key: str):

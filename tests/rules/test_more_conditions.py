@@ -124,3 +124,19 @@ def test_custom_event_count_in_the_last_days(api):
         customer_services.custom_event_track({"event": "app_opened", "customer": {"source_id": "ana"}})
     assert validate(api, "RULED")[0] == "APPLICABLE"
     assert validate(api, "RULED", customer="zed")[0] == "INAPPLICABLE"
+
+
+def test_a_stored_rule_with_a_non_text_property_refuses_instead_of_failing(api):
+    """The API refuses a list `property`; a row stored another way (admin JSON) must not cause a 500."""
+    from rules.models import ValidationRule
+
+    voucher = coupon_with({"1": {"name": "customer.metadata", "conditions": {"$is": ["pharma"]},
+                                 "property": "industry"}})
+    stored = ValidationRule.objects.get(assignments__related_object_id=voucher.public_id)
+    stored.rules["1"]["property"] = ["industry"]
+    stored.save()
+    response = api.post("/v1/validations", {"redeemables": [{"object": "voucher", "id": "RULED"}],
+                                            "customer": {"source_id": "x", "metadata": {"industry": "pharma"}},
+                                            "order": {"amount": 1000}})
+    assert response.status_code == 200
+    assert response.json()["valid"] is False

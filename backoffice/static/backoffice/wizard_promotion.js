@@ -1,0 +1,69 @@
+// Promotion wizard: live preview (which tiers a sample cart gets, by the engine) and the tier rows.
+(function () {
+  "use strict";
+  const form = document.getElementById("promotion-wizard");
+  if (!form) return;
+  const body = document.getElementById("preview-body");
+  const previewButton = document.getElementById("preview-button");
+  const addTier = document.getElementById("add-tier");
+  const rows = Array.from(form.querySelectorAll("[data-tier-row]"));
+  const NOT_COMBINED = "Not together with the tiers above: the stacking rules let fewer apply at once.";
+
+  function esc(text) {
+    const span = document.createElement("span");
+    span.textContent = String(text);
+    return span.innerHTML;
+  }
+
+  function render(data) {
+    let html = "";
+    if (data.at_text) {
+      html += "<p>Cart " + esc(data.cart_text) + (data.shipping ? " (with shipping)" : "") + " on " + esc(data.at_text) + "</p>";
+    }
+    (data.tiers || []).forEach(function (tier) {
+      html += '<div class="bo-tier-result ' + (tier.applies ? "ok" : "no") + '"><strong>' + esc(tier.name) + "</strong>: " +
+        (tier.applies ? esc(tier.discount_text) + " off" + (tier.combined ? "" : "<p>" + NOT_COMBINED + "</p>") :
+         "does not apply<p>" + esc(tier.reason) + "</p>") + "</div>";
+    });
+    if (data.tiers && data.tiers.length) html += '<p class="bo-big">' + esc(data.total_discount_text) + " off</p>";
+    if (data.errors && data.errors.length) {
+      html += '<ul class="bo-errors">' + data.errors.map(function (e) { return "<li>" + esc(e) + "</li>"; }).join("") + "</ul>";
+    }
+    body.innerHTML = html || '<p class="bo-empty">Fill in a tier to see what a cart gets.</p>';
+  }
+
+  let timer = null;
+  let sequence = 0;
+  function refresh() {
+    const mine = ++sequence;
+    fetch(form.dataset.previewUrl, {method: "POST", body: new FormData(form), credentials: "same-origin",
+                                    headers: {"X-Requested-With": "fetch"}})
+      .then(function (response) { return response.json(); })
+      .then(function (json) { if (mine === sequence) render(json); })
+      .catch(function () {});
+  }
+  function schedule() {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, 300);
+  }
+  form.addEventListener("input", schedule);
+  form.addEventListener("change", schedule);
+  if (previewButton) previewButton.hidden = true;
+  refresh();
+
+  // Tier rows: the filled ones and at least one; "Add a tier" shows the next.
+  function filled(row) {
+    return Array.from(row.querySelectorAll("input[type=text], input[type=number]")).some(function (i) { return i.value; }) ||
+      row.querySelector("select").value !== "PERCENT_ORDER";
+  }
+  let shown = Math.max(1, rows.filter(filled).length);
+  rows.forEach(function (row, index) { row.hidden = index >= shown; });
+  function updateAdd() { addTier.hidden = shown >= rows.length; }
+  if (addTier) {
+    updateAdd();
+    addTier.addEventListener("click", function () {
+      if (shown < rows.length) { rows[shown].hidden = false; shown += 1; rows[shown - 1].querySelector("input").focus(); }
+      updateAdd();
+    });
+  }
+})();
