@@ -280,11 +280,17 @@ def campaign_codes(request, campaign_id: str):
         raise Http404("No such campaign")
     action = _visible_action(request, request.GET.get("action", ""))
     codes = list(campaign_selectors.voucher_list(campaign_id=campaign.public_id)[:10])
-    tiers = [{"tier": tier, "discount": forms.describe_discount(tier.discount)}
-             for tier in campaign.promotion_tiers.order_by("hierarchy", "id")] \
-        if campaign.campaign_type == Campaign.CampaignType.PROMOTION else None
+    tiers = None
+    discount = forms.describe_discount(campaign.voucher_template)
+    if campaign.campaign_type == Campaign.CampaignType.PROMOTION:
+        tiers = [{"tier": tier, "discount": forms.describe_discount(tier.discount),
+                  "when": wizard_promotion.describe_window(tier.validity_hours)}
+                 for tier in campaign.promotion_tiers.order_by("hierarchy", "id")]
+        discount = f"promotion with {len(tiers)} tier{'s' if len(tiers) != 1 else ''}"
+    elif (campaign.voucher_template or {}).get("gift"):
+        discount = f"gift card of {forms.money(campaign.voucher_template['gift'].get('amount'))}"
     context = {"title": campaign.name, "campaign": campaign, "action": action, "codes": codes, "tiers": tiers,
-               "discount": forms.describe_discount(campaign.voucher_template),
+               "discount": discount,
                "admin_url": reverse("admin:promo_campaign_change", args=[campaign.pk])}
     return _page(request, "backoffice/campaign_codes.html", context)
 

@@ -134,12 +134,15 @@ def issue_for_partner(*, campaign: Campaign, count: int, amount: int | None, par
                       sold_price: int | None = None, user) -> AsyncAction:
     """N cards of a value for a named partner or event (`giftcards.issue_giftcard`)."""
     from core.context import acting
-    from core.permissions import require
+    from core.permissions import Forbidden, has_perm, require
     from giftcards import services as giftcard_services
 
     require(user, ISSUE_PERMISSION, "Your role may not issue gift cards")
     if not partner.strip():
         raise InvalidPayload("Name the partner or event the cards are for")
+    face_value = ((campaign.voucher_template or {}).get("gift") or {}).get("amount") or 0
+    if amount is not None and amount > face_value and not has_perm(user, "giftcards.change_giftcard"):
+        raise Forbidden(f"Your role issues cards of at most the campaign's value ({face_value / 100:,.2f})")
     config = (campaign.voucher_template or {}).get("code_config")
     problem = code_space_problem(codes.clean_code_config(config), count) if count >= 1 else None
     if problem:

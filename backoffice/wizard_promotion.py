@@ -104,6 +104,18 @@ def window_of(plan: Plan) -> dict | None:
     return campaigns.clean_hours({"daily": [window]})
 
 
+def describe_window(hours: dict | None) -> str:
+    """validity_hours in words: "Mon, Tue 17:00-19:00" (or "always")."""
+    names = dict(DAYS)
+    parts = []
+    for window in (hours or {}).get("daily") or []:
+        days = window.get("days_of_week")
+        order = [n for n, _label in DAYS]
+        when = ", ".join(names[d] for d in sorted(days, key=order.index)) if days else "every day"
+        parts.append(f"{when} {window.get('start_time')}-{window.get('expiration_time')}")
+    return "; ".join(parts) or "always"
+
+
 def rule_of(tier: Tier) -> dict | None:
     """The tier's validation rule (threshold and/or the product or collection it discounts), API-shaped."""
     if tier.min_amount is None and tier.kind not in TARGETED:

@@ -119,7 +119,7 @@ def test_customer_service_issues_cards_for_a_partner_as_csv(make_user, gift_camp
     assert gift_campaign.public_id.encode() in client.get(PARTNER_URL).content
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(PARTNER_URL, {"campaign": gift_campaign.public_id, "partner": "ACME staff party",
-                                             "count": "5", "amount": "30", "sold_price": "", "label": "Dec 2026"})
+                                             "count": "5", "amount": "20", "sold_price": "", "label": "Dec 2026"})
     assert response.status_code == 302, response.content.decode()[:3000]
     action = AsyncAction.objects.filter(type="GIFT_CARDS_BULK_ISSUE").latest("id")
     assert response.url == f"/backoffice/gift-cards/batches/{action.public_id}" and action.user == agent
@@ -127,7 +127,7 @@ def test_customer_service_issues_cards_for_a_partner_as_csv(make_user, gift_camp
     assert b"ACME staff party" in page.content and b"Download the cards (CSV)" in page.content
     rows = csv_rows(client.get(f"{response.url}.csv"))
     assert len(rows) == 5 and {r["partner"] for r in rows} == {"ACME staff party"}
-    assert {r["amount"] for r in rows} == {"3000"} and {r["label"] for r in rows} == {"Dec 2026"}
+    assert {r["amount"] for r in rows} == {"2000"} and {r["label"] for r in rows} == {"Dec 2026"}
     # someone else's batch is not shown to a role that may not view async actions
     other = browser(make_user(roles.CUSTOMER_SERVICE, "agent2"))
     assert other.get(response.url).status_code == 404 and other.get(f"{response.url}.csv").status_code == 404
@@ -151,6 +151,10 @@ def test_partner_form_errors(make_user, gift_campaign):
     dear = client.post(PARTNER_URL, {"campaign": gift_campaign.public_id, "partner": "P", "count": "1",
                                      "amount": "10", "sold_price": "20"})
     assert dear.status_code == 400 and b"face value" in dear.content
+    above = client.post(PARTNER_URL, {"campaign": gift_campaign.public_id, "partner": "P", "count": "1",
+                                      "amount": "25.01"})  # Customer Service: at most the campaign's 25.00
+    assert above.status_code == 400 and b"at most the campaign" in above.content
+    assert AsyncAction.objects.filter(type="GIFT_CARDS_BULK_ISSUE").count() == 1  # the fixture's campaign only
 
 
 @pytest.mark.parametrize("field", ["amount", "count", "sold_price", "expiration_date", "charset", "length", "prefix",

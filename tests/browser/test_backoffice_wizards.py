@@ -7,6 +7,7 @@ Screenshots at desktop and phone widths (docs/guide-staff.md)."""
 import csv
 import io
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -145,9 +146,9 @@ def test_gift_card_campaign_and_cards_for_a_partner(open_page, live_server, save
     page.locator("#download").wait_for()
     with page.expect_download() as download_info:
         page.click("#download")
-    rows = list(csv.DictReader(io.StringIO(open(download_info.value.path()).read())))
-    assert len(rows) == 12 and {r["partner"] for r in rows} == {"ACME staff party"} and {r["amount"] for r in rows} == {
-        "2500"}
+    rows = list(csv.DictReader(io.StringIO(Path(download_info.value.path()).read_text())))
+    assert len(rows) == 12 and {r["partner"] for r in rows} == {"ACME staff party"}
+    assert {r["amount"] for r in rows} == {"2500"}
     save_screenshot(page, f"backoffice-partner-cards-done-{name}")
     assert page.goto(f"{live_server.url}/backoffice/campaigns/new/gift-cards").status == 403
     assert page.blocked_requests == []

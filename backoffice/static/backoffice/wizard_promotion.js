@@ -56,6 +56,18 @@
     return Array.from(row.querySelectorAll("input[type=text], input[type=number]")).some(function (i) { return i.value; }) ||
       row.querySelector("select").value !== "PERCENT_ORDER";
   }
+  // Only the fields the chosen kind uses: no value for free shipping, a product or collection when targeted.
+  function fit(row) {
+    const kind = row.querySelector("select").value;
+    const value = row.querySelector("[id$='-value']").closest(".bo-field");
+    const target = row.querySelector("[id$='-target']").closest(".bo-field");
+    value.hidden = kind === "FREE_SHIPPING";
+    target.hidden = kind !== "PERCENT_PRODUCT" && kind !== "PERCENT_COLLECTION";
+  }
+  rows.forEach(function (row) {
+    fit(row);
+    row.querySelector("select").addEventListener("change", function () { fit(row); });
+  });
   let shown = Math.max(1, rows.filter(filled).length);
   rows.forEach(function (row, index) { row.hidden = index >= shown; });
   function updateAdd() { addTier.hidden = shown >= rows.length; }
