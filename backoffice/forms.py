@@ -151,6 +151,9 @@ class CampaignWizardForm(forms.Form):
                                         help_text="Percent (e.g. 15) or an amount (e.g. 10.00)")
     max_discount = forms.DecimalField(required=False, label="At most (percent off)", **MONEY,
                                       help_text="Optional cap on a percent discount, e.g. 50.00")
+    target = forms.ChoiceField(required=False, label="Applies to",
+                               help_text="The whole order, or only the chosen product, SKU or collection: percent "
+                                         "or amount off each matching line, or a fixed price for each unit")
     # Audience
     match = forms.ChoiceField(choices=[("all", "all conditions"), ("any", "any condition")], initial="all",
                               label="Conditions to meet")
@@ -181,10 +184,11 @@ class CampaignWizardForm(forms.Form):
     # Preview
     cart_amount = forms.DecimalField(required=False, label="Sample cart", **MONEY)
 
-    def __init__(self, *args, categories=(), **kwargs):
+    def __init__(self, *args, categories=(), targets=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["category"].choices = [("", "— none —")] + [(c.public_id, c.name) for c in categories]
         self.categories = {c.public_id: c for c in categories}
+        self.fields["target"].choices = list(targets) or [("", "The whole order")]
 
     def plan(self, conditions: list[dict]) -> wizard.Plan:
         data = self.cleaned_data
@@ -202,7 +206,7 @@ class CampaignWizardForm(forms.Form):
             budget=wizard.to_minor(data.get("budget")), count=data.get("count") or 0,
             charset=data.get("charset") or "unambiguous", length=data.get("length") or 8,
             prefix=data.get("prefix") or "", postfix=data.get("postfix") or "", pattern=data.get("pattern") or "",
-            sorry_coupons=bool(data.get("sorry_coupons")))
+            sorry_coupons=bool(data.get("sorry_coupons")), target=data.get("target") or "")
 
 
 # ---------------------------------------------------------------- the promotion-campaign wizard

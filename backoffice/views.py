@@ -210,7 +210,7 @@ def _categories(user):
 
 def _wizard_forms(request):
     data = request.POST if request.method == "POST" else None
-    form = forms.CampaignWizardForm(data, categories=_categories(request.user))
+    form = forms.CampaignWizardForm(data, categories=_categories(request.user), targets=wizard.target_choices())
     conditions = forms.ConditionFormSet(data, prefix="rule")
     return form, conditions
 
@@ -240,8 +240,11 @@ def wizard_preview(request):
     result = wizard.preview(plan, wizard.to_minor(cart) if cart else None)
     result["errors"] = problems + result["errors"]
     result["carts"] = [{**row, "amount_text": forms.money(row["amount"]), "discount_text": forms.money(row["discount"]),
-                        "total_text": forms.money(row["total"])} for row in result["carts"]]
+                        "total_text": forms.money(row["total"]), "item_price_text": forms.money(row.get("item_price")),
+                        "item_discount_text": forms.money(row.get("item_discount"))} for row in result["carts"]]
     result["summary"] = forms.describe_discount(result["discount"]) if result["discount"] else ""
+    if result["summary"] and result.get("target"):
+        result["summary"] += f" on {result['target']}"
     return JsonResponse(result)
 
 

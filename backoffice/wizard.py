@@ -1,11 +1,12 @@
-"""The coupon-campaign wizard: what a marketer types (discount, audience, schedule, limits, budget, codes)
-turned into the API's campaign request, created by the same service as POST /v1/campaigns
+"""The coupon-campaign wizard: what a marketer types (discount, what it applies to, audience, schedule, limits,
+budget, codes) turned into the API's campaign request, created by the same service as POST /v1/campaigns
 (promo.campaigns.campaign_create), so approvals, caps, category access and code generation behave alike.
 
 Amounts are typed in major units (12.50) and become minor units (1250) here. Audience conditions come from
 the rules registry (rules.conditions.CONDITIONS); limits and the budget become counter-backed conditions
 (redemption.count.per_customer, campaign.redemptions.count, campaign.orders.amount_discounted) of one
-validation rule assigned to the campaign.
+validation rule assigned to the campaign. A discount on one product, SKU or collection (chosen from the
+catalog) is the API's APPLY_TO_ITEMS discount with that item in the rule's applicable_to.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from rules.conditions import CONDITIONS, LimitCondition
 
 SAMPLE_CODES = 5
 PREVIEW_AMOUNTS = (2000, 5000, 10000)  # minor units: sample carts when none is given
+# Item-targeted discounts: what the discount applies to (an applicable_to entry of the campaign's rule).
+TARGET_OBJECTS = {"product": "Products", "sku": "SKUs", "products_collection": "Collections"}
+MAX_TARGET_CHOICES = 500  # per kind in the dropdown
+SAMPLE_ITEM_NAME = "the rest of the cart"
 
 # Conditions a marketer picks in the rule builder (the registry's others need nested item rules or are the
 # limits and budget asked for in their own section). Label shown; money conditions take major units.
@@ -150,9 +155,88 @@ class Plan:
     postfix: str = ""
     pattern: str = ""
     sorry_coupons: bool = False
+    target: str = ""  # "" (the whole order) or "product:prod_…", "sku:sku_…", "products_collection:pc_…"
+
+
+# ---------------------------------------------------------------- item targets
+
+def target_choices(limit: int = MAX_TARGET_CHOICES) -> list:
+    """The dropdown of what a discount may apply to: the whole order, or one product, SKU or collection of
+    the catalog (grouped; at most `limit` of each kind, by name)."""
+    from catalog.models import Product, ProductCollection, Sku
+
+    groups = [
+        ("product", [(p.public_id, p.name or p.source_id or p.public_id)
+                     for p in Product.objects.order_by("name", "id")[:limit]]),
+        ("sku", [(s.public_id, f"{s.product.name or s.product.public_id} / {s.sku or s.source_id or s.public_id}")
+                 for s in Sku.objects.select_related("product").order_by("product__name", "sku", "id")[:limit]]),
+        ("products_collection", [(c.public_id, c.name)
+                                 for c in ProductCollection.objects.order_by("name", "id")[:limit]]),
+    ]
+    choices: list = [("", "The whole order")]
+    for kind, rows in groups:
+        if rows:
+            choices.append((TARGET_OBJECTS[kind], [(f"{kind}:{ref}", label) for ref, label in rows]))
+    return choices
+
+
+@dataclass
+class SampleItem:
+    """The catalog item a targeted discount is shown on in the preview."""
+
+    name: str
+    price: int | None  # catalog unit price (minor units), None when the catalog has none
+    product_id: str | None = None
+    sku_id: str | None = None
+
+
+def target_entry(plan: Plan) -> dict | None:
+    """The applicable_to entry of the plan's target ({"object", "id"}), None for the whole order."""
+    if not plan.target:
+        return None
+    kind, _sep, ref = plan.target.partition(":")
+    if kind not in TARGET_OBJECTS or not ref:
+        raise InvalidPayload("Choose what the discount applies to from the list")
+    if sample_item(kind, ref) is None:
+        raise InvalidPayload(f"Cannot find the {TARGET_OBJECTS[kind][:-1].lower()} {ref!r} in the catalog")
+    return {"object": kind, "id": ref}
+
+
+def sample_item(kind: str, ref: str) -> SampleItem | None:
+    """A catalog item of the target: the product or SKU itself, or a product (else SKU) of the collection."""
+    from catalog import selectors as catalog
+    from catalog.models import ProductCollection
+
+    if kind == "product":
+        product = catalog.product_by_ref(ref)
+        return SampleItem(product.name or product.public_id, product.price, product_id=product.public_id) \
+            if product else None
+    if kind == "sku":
+        sku = catalog.sku_by_ref(ref)
+        return SampleItem(f"{sku.product.name or sku.product.public_id} / {sku.sku or sku.public_id}",
+                          sku.price if sku.price is not None else sku.product.price,
+                          product_id=sku.product.public_id, sku_id=sku.public_id) if sku else None
+    collection = ProductCollection.objects.filter(public_id=ref).first()
+    if collection is None:
+        return None
+    product = catalog.collection_products(collection).order_by("id").first()
+    if product is not None:
+        return SampleItem(product.name or product.public_id, product.price, product_id=product.public_id)
+    sku = catalog.collection_skus(collection).select_related("product").order_by("id").first()
+    if sku is not None:
+        return SampleItem(sku.sku or sku.public_id, sku.price if sku.price is not None else sku.product.price,
+                          product_id=sku.product.public_id, sku_id=sku.public_id)
+    return SampleItem(f"an item of {collection.name}", None)  # an empty collection: nothing would match
 
 
 def discount_of(plan: Plan) -> dict:
+    discount = _order_discount(plan)
+    if plan.target:
+        discount["effect"] = discounts.APPLY_TO_ITEMS
+    return campaigns.clean_discount(discount)
+
+
+def _order_discount(plan: Plan) -> dict:
     if plan.discount_type == "PERCENT":
         value = Decimal(plan.discount_value)
         discount = {"type": "PERCENT", "percent_off": int(value) if value == int(value) else float(value)}
@@ -164,7 +248,7 @@ def discount_of(plan: Plan) -> dict:
         discount = {"type": "FIXED", "fixed_amount": to_minor(plan.discount_value)}
     else:
         raise InvalidPayload("Choose the kind of discount")
-    return campaigns.clean_discount(discount)
+    return discount
 
 
 def code_config_of(plan: Plan) -> dict:
@@ -198,6 +282,19 @@ def rules_of(plan: Plan) -> dict:
     return rule_services.clean_rules({**numbered, "logic": " and ".join(parts)})
 
 
+def rule_request(plan: Plan) -> dict | None:
+    """The POST /v1/validation-rules body of the campaign's rule: the conditions (rules_of) and, for an
+    item-targeted discount, applicable_to naming the product, SKU or collection. None: no rule."""
+    definition = rules_of(plan)
+    entry = target_entry(plan)
+    if not definition and entry is None:
+        return None
+    data = {"name": f"{plan.name} (audience, limits and budget)", "rules": definition}
+    if entry is not None:
+        data["applicable_to"] = rule_services.clean_applicable_to({"included": [entry]})
+    return data
+
+
 def campaign_request(plan: Plan, rule_ids: list[str] | None = None) -> dict:
     """The POST /v1/campaigns body for the plan."""
     voucher = {"type": "DISCOUNT_VOUCHER", "discount": discount_of(plan), "code_config": code_config_of(plan),
@@ -217,12 +314,26 @@ def campaign_request(plan: Plan, rule_ids: list[str] | None = None) -> dict:
 
 # ---------------------------------------------------------------- preview
 
-def sample_discount(discount: dict, amount: int) -> dict:
-    """The discount on a one-line cart of `amount` (minor units), by the engine's calculator."""
-    state = discounts.OrderState(lines=[discounts.Line(index=0, quantity=1, price=amount, amount=amount)],
-                                 amount=amount)
-    taken = discounts.calculate(state, discount).total
-    return {"amount": amount, "discount": taken, "total": amount - taken}
+def sample_discount(discount: dict, amount: int, item: SampleItem | None = None) -> dict:
+    """The discount on a sample cart of `amount` (minor units), by the engine's calculator. With an item
+    (a targeted discount), the cart holds that item at its catalog price (half the cart when the catalog
+    has none) and the rest of the amount on another line; the discount applies to the item's line only."""
+    if item is None:
+        state = discounts.OrderState(lines=[discounts.Line(index=0, quantity=1, price=amount, amount=amount)],
+                                     amount=amount)
+        taken = discounts.calculate(state, discount).total
+        return {"amount": amount, "discount": taken, "total": amount - taken}
+    price = item.price if item.price else max(1, amount // 2)
+    lines = [discounts.Line(index=0, quantity=1, price=price, amount=price, product_id=item.product_id,
+                            sku_id=item.sku_id)]
+    if amount > price:
+        lines.append(discounts.Line(index=1, quantity=1, price=amount - price, amount=amount - price))
+    total = sum(line.amount for line in lines)
+    state = discounts.OrderState(lines=lines, amount=total)
+    effect = discounts.calculate(state, discount, [discounts.Target(lines={0})])
+    taken = effect.total
+    return {"amount": total, "discount": taken, "total": total - taken, "item_name": item.name,
+            "item_price": price, "item_discount": effect.item_discounts.get(0, 0)}
 
 
 def sample_codes(plan: Plan, count: int = SAMPLE_CODES) -> list[str]:
@@ -232,11 +343,14 @@ def sample_codes(plan: Plan, count: int = SAMPLE_CODES) -> list[str]:
 def preview(plan: Plan, cart_amount: int | None = None) -> dict:
     """What the campaign would do: its discount on sample carts, sample codes, the rule as the engine stores it,
     and the problems found (each part independently, so one mistake does not hide the rest)."""
-    out: dict = {"errors": [], "carts": [], "codes": [], "rules": {}, "discount": None}
+    out: dict = {"errors": [], "carts": [], "codes": [], "rules": {}, "discount": None, "target": ""}
     try:
         out["discount"] = discount_of(plan)
+        entry = target_entry(plan)
+        item = sample_item(entry["object"], entry["id"]) if entry else None
         amounts = [cart_amount] if cart_amount else list(PREVIEW_AMOUNTS)
-        out["carts"] = [sample_discount(out["discount"], amount) for amount in amounts]
+        out["carts"] = [sample_discount(out["discount"], amount, item) for amount in amounts]
+        out["target"] = item.name if item else ""
     except (ApiError, discounts.DiscountError) as exc:
         out["errors"].append(_message(exc))
     try:
@@ -271,14 +385,12 @@ def create(plan: Plan, *, user) -> Created:
     from core.permissions import require
 
     require(user, "promo.add_campaign", "Your role may not create campaigns")
-    definition = rules_of(plan)
+    rule_data = rule_request(plan)
     campaign_request(plan)  # refuse bad answers before anything is written
     with acting(user), transaction.atomic():
         rule_ids = []
-        if definition:
-            rule = rule_services.rule_create({"name": f"{plan.name} (audience, limits and budget)",
-                                              "rules": definition})
-            rule_ids.append(rule.public_id)
+        if rule_data:
+            rule_ids.append(rule_services.rule_create(rule_data).public_id)
         campaign = campaigns.campaign_create(campaign_request(plan, rule_ids), user=user)
         if plan.sorry_coupons:
             campaign = campaigns.campaign_set_fields(campaign, {"sorry_coupons": True})

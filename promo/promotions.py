@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from core import audit
 from core.errors import InvalidPayload, NotFound
+from promo import approvals
 from promo import campaigns as campaign_services
 from promo.campaign_selectors import campaign_get, usable_ref
 from promo.models import Campaign, PromotionStack, PromotionTier
@@ -223,7 +224,19 @@ def tier_create(campaign: Campaign, data) -> PromotionTier:
                              message="Not a promotion campaign")
     if data is not None and not isinstance(data, dict):
         raise InvalidPayload("The body must be a JSON object")
-    return tier_get(tiers_create(campaign, [data or {}], path="")[0].public_id)
+    with transaction.atomic():
+        tier = tiers_create(campaign, [data or {}], path="")[0]
+        review_tier(tier)
+    return tier_get(tier.public_id)
+
+
+def review_tier(tier: PromotionTier) -> bool:
+    """A tier added or given a new discount after its campaign was approved: reviewed like a campaign's
+    changed discount (promo.approvals.review_change), so a tier above a Junior Marketer's cap or past an
+    approval threshold sends the campaign back to PENDING (disabled: none of its tiers applies) until a
+    Marketer or Admin approves it again. True if it did."""
+    campaign = Campaign.objects.get(pk=tier.campaign_id)
+    return approvals.review_change(campaign, tier.discount)
 
 
 def tier_update(tier: PromotionTier, data) -> PromotionTier:
@@ -243,6 +256,8 @@ def tier_update(tier: PromotionTier, data) -> PromotionTier:
         if rules is not None:
             campaign_services.assign_rules(rules, "promotion_tier", tier.public_id)
         audit.record_update(tier, before, changes=_rules_change(rules) if rules is not None else None)
+        if "action" in changes:
+            review_tier(PromotionTier.objects.get(pk=tier.pk))
         definitions_changed()
     return tier_get(tier.public_id)
 
@@ -311,6 +326,8 @@ def tier_set_fields(tier: PromotionTier, fields: dict) -> PromotionTier:
             raise InvalidPayload(f"The redemption limit cannot be below the {stored.redeemed_quantity} uses taken",
                                  key="quantity_below_redeemed", message="Quantity below redeemed")
         audit.record_update(stored, before)
+        if "action" in changes:
+            review_tier(PromotionTier.objects.get(pk=tier.pk))
         definitions_changed()
     return tier_get(tier.public_id)
 

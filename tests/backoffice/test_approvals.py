@@ -150,3 +150,92 @@ def test_key_created_campaigns_have_no_creator_and_keys_see_approval_status(db, 
     client = key_client()
     body = client.get(f"/v1/campaigns/{world.camp_a.public_id}").json()
     assert body["approval_status"] == "APPROVED" and body["active"] is True
+
+
+# ---------------------------------------------------------------- tiers added or changed later (issue 7)
+
+def promotion_body(name, percent=10):
+    return {"name": name, "campaign_type": "PROMOTION", "promotion": {"tiers": [
+        {"name": "Small", "action": {"discount": {"type": "PERCENT", "percent_off": percent}}}]}}
+
+
+def tier_body(name, percent):
+    return {"name": name, "action": {"discount": {"type": "PERCENT", "percent_off": percent}}}
+
+
+@pytest.fixture
+def lenient(settings):
+    """Juniors launch alone within their caps (so a later tier is what needs the approval)."""
+    settings.JUNIOR_MARKETER_ALWAYS_NEEDS_APPROVAL = False
+    settings.JUNIOR_MARKETER_REQUIRES_BUDGET = False
+    return settings
+
+
+def test_a_junior_adding_or_raising_a_tier_past_the_cap_sends_the_promotion_back_for_approval(
+        db, junior, marketer, lenient, api):
+    body = junior.post("/v1/campaigns", promotion_body("Junior promo")).json()
+    assert body["approval_status"] == "APPROVED" and body["active"] is True
+    campaign_id = body["id"]
+    assert junior.post(f"/v1/promotions/{campaign_id}/tiers", tier_body("Fine", 25)).status_code == 201
+    assert Campaign.objects.get(public_id=campaign_id).approval_status == "APPROVED"
+
+    added = junior.post(f"/v1/promotions/{campaign_id}/tiers", tier_body("Too much", 50))
+    assert added.status_code == 201 and added.json()["campaign"]["active"] is False
+    campaign = Campaign.objects.get(public_id=campaign_id)
+    assert campaign.approval_status == "PENDING" and not campaign.active and "cap" in campaign.approval_note
+    validation = api.post("/v1/validations", {"redeemables": [{"object": "promotion_tier", "id": added.json()["id"]}],
+                                              "order": {"amount": 10000}}).json()
+    assert validation["valid"] is False  # nothing of a pending campaign applies
+    assert AuditEntry.objects.filter(object_id=str(campaign.pk), action="submit").exists()
+
+    marketer.post(f"/v1/campaigns/{campaign_id}/approve", {})
+    tier_id = added.json()["id"]
+    # Lowering a tier within the cap keeps it approved; raising one past it waits again.
+    assert junior.put(f"/v1/promotions/tiers/{tier_id}", {"name": "Renamed"}).status_code == 200
+    assert Campaign.objects.get(public_id=campaign_id).approval_status == "APPROVED"
+    raised = junior.put(f"/v1/promotions/tiers/{tier_id}", tier_body("Raised", 60))
+    assert raised.status_code == 200 and raised.json()["campaign"]["active"] is False
+    assert Campaign.objects.get(public_id=campaign_id).approval_status == "PENDING"
+    # A Marketer may add or raise tiers without a new approval.
+    marketer.post(f"/v1/campaigns/{campaign_id}/approve", {})
+    assert marketer.put(f"/v1/promotions/tiers/{tier_id}", tier_body("Raised", 70)).status_code == 200
+    assert marketer.post(f"/v1/promotions/{campaign_id}/tiers", tier_body("Marketer", 80)).status_code == 201
+    assert Campaign.objects.get(public_id=campaign_id).approval_status == "APPROVED"
+
+
+def test_tier_thresholds_apply_to_api_keys(db, api, settings):
+    settings.APPROVAL_PERCENT_OFF_ABOVE = 40
+    campaign_id = api.post("/v1/campaigns", promotion_body("Key promo")).json()["id"]
+    assert Campaign.objects.get(public_id=campaign_id).approval_status == "APPROVED"
+    assert api.post(f"/v1/promotions/{campaign_id}/tiers", tier_body("Big", 45)).status_code == 201
+    campaign = Campaign.objects.get(public_id=campaign_id)
+    assert campaign.approval_status == "PENDING" and "threshold" in campaign.approval_note
+
+
+def test_tier_admin_applies_the_juniors_caps(db, junior, lenient, make_user):
+    from django.test import Client
+
+    from promo.models import PromotionTier
+
+    user = make_user(roles.JUNIOR_MARKETER, "junior-admin")
+    client = Client()
+    client.force_login(user)
+    campaign_id = session_client(user).post("/v1/campaigns", promotion_body("Admin promo")).json()["id"]
+    campaign = Campaign.objects.get(public_id=campaign_id)
+    assert campaign.approval_status == "APPROVED"
+    form = {"name": "Half", "banner": "", "hierarchy": "", "active": "on", "discount_type": "PERCENT",
+            "discount_value": "50", "discount_effect": "", "discount_limit": "", "metadata": "{}",
+            "campaign": campaign.pk}
+    response = client.post("/admin/promo/promotiontier/add/", form)
+    assert response.status_code == 302, response.content
+    campaign.refresh_from_db()
+    assert campaign.approval_status == "PENDING" and campaign.active is False
+
+    other = make_user(roles.MARKETER, "approver")
+    session_client(other).post(f"/v1/campaigns/{campaign_id}/approve", {})
+    tier = PromotionTier.objects.get(name="Small", campaign=campaign)
+    response = client.post(f"/admin/promo/promotiontier/{tier.pk}/change/", {**form, "name": "Small",
+                                                                             "discount_value": "35"})
+    assert response.status_code == 302, response.content
+    campaign.refresh_from_db()
+    assert campaign.approval_status == "PENDING" and "35" in campaign.approval_note

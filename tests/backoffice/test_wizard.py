@@ -159,7 +159,7 @@ def test_progress_endpoint_shows_an_action_to_its_starter_and_to_who_may_view_ac
 
 @pytest.mark.parametrize("field", ["discount_value", "max_discount", "per_code", "per_customer", "total_redemptions",
                                    "budget", "count", "length", "prefix", "pattern", "start_date", "rule-0-value",
-                                   "rule-0-name", "rule-0-operator", "charset", "category", "cart_amount"])
+                                   "rule-0-name", "rule-0-operator", "charset", "category", "cart_amount", "target"])
 @pytest.mark.parametrize("value", ["abc", "-1", "1e999999", "99999999999999999999999", "\x00", "a/b c", "####"])
 def test_no_input_makes_a_500(make_user, field, value):
     client = browser(make_user(roles.MARKETER))
@@ -169,3 +169,93 @@ def test_no_input_makes_a_500(make_user, field, value):
         data[field] = value
     assert client.post("/backoffice/campaigns/new/preview", data).status_code == 200
     assert client.post("/backoffice/campaigns/new", data).status_code in (302, 400)
+
+
+# ---------------------------------------------------------------- item-targeted discounts (issue 7)
+
+def test_item_targets_come_from_the_catalog_and_the_preview_discounts_the_item():
+    from tests.catalog.factories import CollectionItemFactory, ProductFactory, SkuFactory
+
+    shoe = ProductFactory(name="Shoe", price=4000)
+    sku = SkuFactory(product=shoe, sku="Shoe 42", price=4500)
+    item = CollectionItemFactory(collection__name="Summer", product=ProductFactory(name="Hat", price=2000))
+    groups = dict(wizard.target_choices())
+    assert (f"product:{shoe.public_id}", "Shoe") in groups["Products"]
+    assert (f"sku:{sku.public_id}", "Shoe / Shoe 42") in groups["SKUs"]
+    assert (f"products_collection:{item.collection.public_id}", "Summer") in groups["Collections"]
+
+    percent = wizard.Plan(name="X", discount_type="PERCENT", discount_value=Decimal("25"),
+                          target=f"product:{shoe.public_id}", count=1)
+    out = wizard.preview(percent, cart_amount=10000)
+    assert out["errors"] == [] and out["target"] == "Shoe"
+    assert out["discount"]["effect"] == "APPLY_TO_ITEMS"
+    assert out["carts"] == [{"amount": 10000, "discount": 1000, "total": 9000, "item_name": "Shoe",
+                             "item_price": 4000, "item_discount": 1000}]  # 25% of the shoe, not of the cart
+    fixed = wizard.Plan(name="X", discount_type="FIXED", discount_value=Decimal("30"),
+                        target=f"sku:{sku.public_id}", count=1)
+    assert wizard.preview(fixed, cart_amount=5000)["carts"][0]["item_discount"] == 1500  # 45.00 -> 30.00
+    amount = wizard.Plan(name="X", discount_type="AMOUNT", discount_value=Decimal("5"),
+                         target=f"products_collection:{item.collection.public_id}", count=1)
+    cart = wizard.preview(amount, cart_amount=5000)["carts"][0]
+    assert cart["item_name"] == "Hat" and cart["item_discount"] == 500
+    gone = wizard.preview(wizard.Plan(name="X", discount_type="PERCENT", discount_value=Decimal(5),
+                                      target="product:prod_nope", count=1))
+    assert gone["carts"] == [] and any("Cannot find" in e for e in gone["errors"])
+    rule = wizard.rule_request(percent)
+    assert rule["rules"] == {} and rule["applicable_to"]["included"][0]["id"] == shoe.public_id
+
+
+def test_preview_endpoint_shows_the_item_discount(make_user):
+    from tests.catalog.factories import ProductFactory
+
+    shoe = ProductFactory(name="Shoe", price=4000)
+    client = browser(make_user(roles.MARKETER))
+    body = client.post("/backoffice/campaigns/new/preview",
+                       answers(cart_amount="100", discount_value="50", target=f"product:{shoe.public_id}")).json()
+    assert body["summary"] == "50% off on Shoe" and body["errors"] == []
+    assert body["carts"][0]["item_discount_text"] == "20.00" and body["carts"][0]["total_text"] == "80.00"
+    page = client.get("/backoffice/campaigns/new")
+    assert f'value="product:{shoe.public_id}"'.encode() in page.content
+    no_js = client.post("/backoffice/campaigns/new", answers(preview="1", discount_value="50",
+                                                             target=f"product:{shoe.public_id}"))
+    assert b"off Shoe" in no_js.content
+
+
+def test_wizard_creates_an_item_discount_that_validations_apply_to_the_product_only(
+        make_user, api, django_capture_on_commit_callbacks):
+    from tests.catalog.factories import ProductFactory
+
+    shoe, sock = ProductFactory(name="Shoe", price=4000), ProductFactory(name="Sock", price=1000)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = browser(make_user(roles.MARKETER)).post("/backoffice/campaigns/new", answers(
+            discount_value="25", count="1", per_customer="1", target=f"product:{shoe.public_id}"))
+    assert response.status_code == 302, response.content[:2000]
+    campaign = Campaign.objects.get(name="Spring 15")
+    assert campaign.voucher_template["discount"]["effect"] == "APPLY_TO_ITEMS"
+    rule = ValidationRuleAssignment.objects.get(related_object_id=campaign.public_id).rule
+    assert rule.applicable_to[0]["object"] == "product" and rule.applicable_to[0]["id"] == shoe.public_id
+    code = Voucher.objects.get(campaign=campaign).code
+    order = {"amount": 5000, "items": [{"product_id": shoe.public_id, "quantity": 1, "price": 4000, "amount": 4000},
+                                       {"product_id": sock.public_id, "quantity": 1, "price": 1000, "amount": 1000}]}
+    body = api.post("/v1/validations", {"redeemables": [{"object": "voucher", "id": code}], "order": order,
+                                        "customer": {"source_id": "wizard-item"}}).json()
+    assert body["valid"] is True, body
+    assert body["order"]["items_discount_amount"] == 1000 and body["order"]["total_amount"] == 4000
+    shoe_line = next(i for i in body["order"]["items"] if i["product_id"] == shoe.public_id)
+    assert shoe_line["discount_amount"] == 1000
+
+
+def test_item_discounts_keep_the_juniors_percent_cap(make_user, settings):
+    from tests.catalog.factories import ProductFactory
+
+    settings.JUNIOR_MARKETER_ALWAYS_NEEDS_APPROVAL = False
+    settings.JUNIOR_MARKETER_REQUIRES_BUDGET = False
+    shoe = ProductFactory(name="Shoe")
+    junior = browser(make_user(roles.JUNIOR_MARKETER, "junior"))
+    junior.post("/backoffice/campaigns/new", answers(name="Small", discount_value="20", count="0",
+                                                     target=f"product:{shoe.public_id}"))
+    junior.post("/backoffice/campaigns/new", answers(name="Big", discount_value="60", count="0",
+                                                     target=f"product:{shoe.public_id}"))
+    assert Campaign.objects.get(name="Small").approval_status == "APPROVED"
+    big = Campaign.objects.get(name="Big")
+    assert big.approval_status == "PENDING" and "above the cap" in big.approval_note

@@ -167,3 +167,18 @@ def test_customer_service_finds_a_customer_and_issues_a_sorry_coupon(open_page, 
     assert page.locator("#backoffice-module").get_by_text("New coupon campaign").count() == 0
     assert page.goto(f"{live_server.url}/backoffice/campaigns/new").status == 403  # no campaign creation
     assert page.blocked_requests == []
+
+
+def test_wizard_preview_shows_a_discount_on_a_chosen_product(open_page, live_server):
+    from tests.catalog.factories import ProductFactory
+
+    shoe = ProductFactory(name="Trail shoe", price=4000)
+    staff(roles.MARKETER, "marketer")
+    page = login(open_page(DESKTOP), live_server, "marketer", "/backoffice/campaigns/new")
+    page.fill("#id_name", "Shoe deal")
+    page.fill("#id_discount_value", "25")
+    page.select_option("#id_target", f"product:{shoe.public_id}")
+    page.fill("#id_cart_amount", "100")
+    preview = page.locator("#preview-body")
+    preview.get_by_text("25% off on Trail shoe").wait_for()
+    preview.get_by_text("10.00 off Trail shoe").wait_for()  # 25% of the 40.00 shoe, not of the 100.00 cart

@@ -18,8 +18,10 @@
     let html = "";
     if (data.summary) html += '<p class="bo-big">' + esc(data.summary) + "</p>";
     (data.carts || []).forEach(function (cart) {
-      html += "<p>Cart " + esc(cart.amount_text) + " → <strong>" + esc(cart.discount_text) + " off</strong>, pays " +
-        esc(cart.total_text) + "</p>";
+      const item = cart.item_name ? " with " + esc(cart.item_name) + " at " + esc(cart.item_price_text) : "";
+      const itemOff = cart.item_name ? " (" + esc(cart.item_discount_text) + " off " + esc(cart.item_name) + ")" : "";
+      html += "<p>Cart " + esc(cart.amount_text) + item + " → <strong>" + esc(cart.discount_text) + " off</strong>" +
+        itemOff + ", pays " + esc(cart.total_text) + "</p>";
     });
     if (data.codes && data.codes.length) {
       html += "<p>Codes look like:</p><p>" + data.codes.map(function (c) { return "<code>" + esc(c) + "</code>"; }).join("") + "</p>";
