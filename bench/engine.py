@@ -3,7 +3,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python bench/engine.py [--codes 1000000] [--seconds 15]
 
 Creates its own database (promo_bench_engine), loads --codes unique codes into one campaign plus a hot
-public code, and runs gunicorn (4 workers x 4 threads) against it. Scenarios: a trivial DRF
+public code, and runs gunicorn (3 workers x 4 threads by default) against it. Scenarios: a trivial DRF
 endpoint (the baseline), validations and redemptions of unique codes with 10-line carts at 16
 clients, and one hot public code at 64 clients. Prints a table; ratios are to the baseline.
 """
@@ -62,7 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--codes", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker")
     parser.add_argument("--only", default="", help="comma-separated scenario numbers to run besides the baseline, "
                                                    "e.g. 1 (validations) for a quick gunicorn sizing run")
