@@ -100,9 +100,15 @@ def error_json(error, request_id: str | None) -> dict:
     return body
 
 
+# The spec's answers know only these objects (a promotion stack is answered as its tiers): a stack that could
+# not be loaded is shown as a tier, its error naming resource_type "promotion_stack", so SDKs can parse it.
+ANSWER_OBJECTS = ("voucher", "promotion_tier")
+
+
 def redeemable_json(candidate: Candidate, ctx: Context, request_id: str | None) -> dict:
     described = candidate.handler.describe(candidate.obj) if candidate.obj is not None else {}
-    body = {"status": candidate.status, "id": candidate.ref.id, "object": candidate.ref.object}
+    shown = candidate.ref.object if candidate.ref.object in ANSWER_OBJECTS else "promotion_tier"
+    body = {"status": candidate.status, "id": candidate.ref.id, "object": shown}
     body.update({k: v for k, v in described.items() if k not in ("id", "object")})
     if candidate.status == APPLICABLE and candidate.applied is not None:
         body["order"] = order_json(ctx, candidate.order_after, applied_order=candidate.applied_order,

@@ -81,6 +81,11 @@ def test_validate_and_redeem_tiers_and_stacks_through_the_sdk(sdk_client):
         order=_order(), customer=v.Customer(source_id="sdk-ann")))
     assert validated.valid is True and [r.id for r in validated.redeemables] == [ten.id, twenty.id]
     assert validated.order.total_discount_amount == 1000 + 900  # 10 off 5500, then 20% of 4500
+    missing = v.ValidationsApi(sdk_client).validate_stacked_discounts(v.ValidationsValidateRequestBody(
+        redeemables=[v.ValidationsValidateRequestBodyRedeemablesItem(object="promotion_stack", id="stack_nope")],
+        order=_order()))  # the SDK must be able to read the refusal of a stack that does not exist
+    assert missing.valid is False and missing.redeemables[0].status == "INAPPLICABLE"
+    assert missing.redeemables[0].result.error.resource_type == "promotion_stack"
     redeemed = v.RedemptionsApi(sdk_client).redeem_stacked_discounts(v.RedemptionsRedeemRequestBody(
         redeemables=[v.RedemptionsRedeemRequestBodyRedeemablesItem(object="promotion_tier", id=ten.id)],
         order=_order(), customer=v.Customer(source_id="sdk-ann")))
