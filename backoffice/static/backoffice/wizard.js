@@ -8,11 +8,8 @@
   const addRule = document.getElementById("add-rule");
   const rows = Array.from(form.querySelectorAll("[data-rule-row]"));
 
-  function esc(text) {
-    const span = document.createElement("span");
-    span.textContent = String(text);
-    return span.innerHTML;
-  }
+  const preview = window.BackofficePreview;
+  const esc = preview.esc;
 
   function render(data) {
     let html = "";
@@ -23,34 +20,13 @@
       html += "<p>Cart " + esc(cart.amount_text) + item + " → <strong>" + esc(cart.discount_text) + " off</strong>" +
         itemOff + ", pays " + esc(cart.total_text) + "</p>";
     });
-    if (data.codes && data.codes.length) {
-      html += "<p>Codes look like:</p><p>" + data.codes.map(function (c) { return "<code>" + esc(c) + "</code>"; }).join("") + "</p>";
-    }
-    if (data.errors && data.errors.length) {
-      html += '<ul class="bo-errors">' + data.errors.map(function (e) { return "<li>" + esc(e) + "</li>"; }).join("") + "</ul>";
-    }
+    html += preview.codesHtml(data.codes);
+    html += preview.errorsHtml(data.errors);
     body.innerHTML = html || '<p class="bo-empty">Fill in the discount to see what a cart gets.</p>';
   }
 
-  let timer = null;
-  let sequence = 0;
-  function refresh() {
-    const mine = ++sequence;
-    const data = new FormData(form);
-    fetch(form.dataset.previewUrl, {method: "POST", body: data, credentials: "same-origin",
-                                    headers: {"X-Requested-With": "fetch"}})
-      .then(function (response) { return response.json(); })
-      .then(function (json) { if (mine === sequence) render(json); })
-      .catch(function () {});
-  }
-  function schedule() {
-    clearTimeout(timer);
-    timer = setTimeout(refresh, 300);
-  }
-  form.addEventListener("input", schedule);
-  form.addEventListener("change", schedule);
   if (previewButton) previewButton.hidden = true;
-  refresh();
+  preview.live(form, render);
 
   // Rule rows: show the filled ones and one empty row; "Add a condition" shows the next.
   function filled(row) { return row.querySelector("select").value !== ""; }

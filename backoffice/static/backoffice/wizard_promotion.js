@@ -9,11 +9,8 @@
   const rows = Array.from(form.querySelectorAll("[data-tier-row]"));
   const NOT_COMBINED = "Not together with the tiers above: the stacking rules let fewer apply at once.";
 
-  function esc(text) {
-    const span = document.createElement("span");
-    span.textContent = String(text);
-    return span.innerHTML;
-  }
+  const preview = window.BackofficePreview;
+  const esc = preview.esc;
 
   function render(data) {
     let html = "";
@@ -26,30 +23,12 @@
          "does not apply<p>" + esc(tier.reason) + "</p>") + "</div>";
     });
     if (data.tiers && data.tiers.length) html += '<p class="bo-big">' + esc(data.total_discount_text) + " off</p>";
-    if (data.errors && data.errors.length) {
-      html += '<ul class="bo-errors">' + data.errors.map(function (e) { return "<li>" + esc(e) + "</li>"; }).join("") + "</ul>";
-    }
+    html += preview.errorsHtml(data.errors);
     body.innerHTML = html || '<p class="bo-empty">Fill in a tier to see what a cart gets.</p>';
   }
 
-  let timer = null;
-  let sequence = 0;
-  function refresh() {
-    const mine = ++sequence;
-    fetch(form.dataset.previewUrl, {method: "POST", body: new FormData(form), credentials: "same-origin",
-                                    headers: {"X-Requested-With": "fetch"}})
-      .then(function (response) { return response.json(); })
-      .then(function (json) { if (mine === sequence) render(json); })
-      .catch(function () {});
-  }
-  function schedule() {
-    clearTimeout(timer);
-    timer = setTimeout(refresh, 300);
-  }
-  form.addEventListener("input", schedule);
-  form.addEventListener("change", schedule);
   if (previewButton) previewButton.hidden = true;
-  refresh();
+  preview.live(form, render);
 
   // Tier rows: the filled ones and at least one; "Add a tier" shows the next.
   function filled(row) {
