@@ -260,10 +260,6 @@ def test_personalised_by_location_average_spend_and_loyalty_tier(api):
 
 
 def test_personalised_by_segment(api):
-    from rules.conditions import CONDITIONS
-
-    if "customer.segment" not in CONDITIONS:
-        pytest.skip("the customer.segment condition is not in this build yet")
     from segments import services as segment_services
 
     Customer.objects.create(source_id="vip-1", metadata={"vip": True})
