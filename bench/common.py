@@ -1,14 +1,21 @@
-"""Shared pieces of the benchmarks: a throwaway PostgreSQL database, a gunicorn server, a load generator."""
+"""Shared pieces of the benchmarks: a throwaway PostgreSQL database, a gunicorn server, a load generator.
+
+The load generator is wrk (Debian's package `wrk`) when it is installed: written in C, it costs the
+two-core machine a few percent of a core and measures each request from send to answer. Without it (or
+with BENCH_LOADGEN=python) a pool of Python threads does the same job, at a cost of its own: its threads
+share one interpreter lock, which inflates the latencies it reports under load."""
 
 from __future__ import annotations
 
 import http.client
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -65,12 +72,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(database_url: str, workers: int = 4, threads: int = 4) -> Iterator[int]:
+def gunicorn(database_url: str, workers: int = 4, threads: int = 4, worker_class: str = "gthread") -> Iterator[int]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "promoengine.wsgi", "--bind", f"127.0.0.1:{port}", "--workers",
-         str(workers), "--threads", str(threads), "--worker-class", "gthread", "--log-level", "warning",
-         "--backlog", "2048"], cwd=ROOT, env=server_env(database_url))
+         str(workers), "--threads", str(threads), "--worker-class", worker_class, "--log-level", "warning",
+         "--backlog", "2048", *os.environ.get("BENCH_GUNICORN_ARGS", "").split()], cwd=ROOT, env=server_env(database_url))
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -96,26 +103,80 @@ class LoadResult:
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
+    # wrk reports its own percentiles (ms) and count instead of every latency
+    reported: dict[float, float] = field(default_factory=dict)
+    reported_count: int = 0
 
     @property
     def count(self) -> int:
-        return len(self.latencies)
+        return self.reported_count or len(self.latencies)
 
     @property
     def rate(self) -> float:
         return self.count / self.seconds if self.seconds else 0.0
 
     def percentile(self, p: float) -> float:
+        if p in self.reported:
+            return self.reported[p]
         if not self.latencies:
             return 0.0
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
 
 
+def machine_load() -> str:
+    """The 1-minute load average, to tell a quiet machine from a busy one."""
+    return f"{os.getloadavg()[0]:.1f}"
+
+
+def load_generator() -> str:
+    wanted = os.environ.get("BENCH_LOADGEN", "wrk")
+    return "wrk" if wanted == "wrk" and shutil.which("wrk") else "python"
+
+
 def run_load(name: str, port: int, clients: int, seconds: float,
-             make_request: Callable[[int, int], tuple[str, str, dict | None]], headers: dict) -> LoadResult:
-    """`clients` threads, each on its own keep-alive connection, for `seconds`.
-    make_request(client, n) -> (method, path, json body or None)."""
+             make_request: Callable[[int, int], tuple[str, str, dict | None]], headers: dict,
+             bodies: int = 0) -> LoadResult:
+    """`clients` keep-alive connections sending requests one after another for `seconds`.
+    make_request(client, n) -> (method, path, json body or None). With wrk, `bodies` requests are made up
+    front (every request of a scenario has the same method and path) and sent in turn."""
+    if load_generator() == "wrk":
+        return run_wrk(name, port, clients, seconds, make_request, headers, bodies or int(seconds * 2000))
+    return run_python_load(name, port, clients, seconds, make_request, headers)
+
+
+def run_wrk(name: str, port: int, clients: int, seconds: float,
+            make_request: Callable[[int, int], tuple[str, str, dict | None]], headers: dict,
+            bodies: int) -> LoadResult:
+    method, path, first = make_request(0, 0)
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as file:
+        if first is not None:
+            for n in range(bodies):
+                file.write(json.dumps(make_request(n % clients, n // clients)[2]) + "\n")
+    header_args = [arg for key, value in {**headers, "Content-Type": "application/json"}.items()
+                   for arg in ("-H", f"{key}: {value}")]
+    threads = min(2, clients)
+    try:
+        output = subprocess.run(
+            ["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{seconds:g}s", "--timeout", "30s",
+             *header_args, "-s", str(Path(__file__).with_name("load.lua")), f"http://127.0.0.1:{port}",
+             "--", file.name if first is not None else "", str(threads), method, path],
+            capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(file.name)
+    line = next(line for line in output.splitlines() if line.startswith("WRK-RESULT "))
+    data = json.loads(line.removeprefix("WRK-RESULT "))
+    statuses = {int(status): count for status, count in data["statuses"].items()}
+    if data["errors"]:
+        statuses[0] = statuses.get(0, 0) + data["errors"]
+    return LoadResult(name=name, clients=clients, statuses=statuses, seconds=data["duration_us"] / 1e6,
+                      reported={50: data["p50"] / 1000, 95: data["p95"] / 1000, 99: data["p99"] / 1000},
+                      reported_count=data["requests"])
+
+
+def run_python_load(name: str, port: int, clients: int, seconds: float,
+                    make_request: Callable[[int, int], tuple[str, str, dict | None]], headers: dict) -> LoadResult:
+    """`clients` threads, each on its own keep-alive connection, for `seconds`."""
     result = LoadResult(name=name, clients=clients)
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds

@@ -15,6 +15,8 @@ import threading
 from common import (
     bench_database_url,
     gunicorn,
+    load_generator,
+    machine_load,
     migrate,
     print_table,
     recreate_database,
@@ -22,7 +24,8 @@ from common import (
     setup_django,
 )
 
-HOT_LIMIT = 2000
+HOT_LIMIT = 3000
+CUSTOMERS = 1000
 
 
 def seed(codes: int) -> tuple[dict, list[str]]:
@@ -30,6 +33,7 @@ def seed(codes: int) -> tuple[dict, list[str]]:
 
     from catalog.models import Product
     from core import services
+    from customers.models import Customer
     from promo.models import Campaign, Voucher
 
     campaign = Campaign.objects.create(name="Bench campaign", voucher_template={"type": "DISCOUNT_VOUCHER"})
@@ -48,8 +52,24 @@ def seed(codes: int) -> tuple[dict, list[str]]:
                            redemption_quantity=HOT_LIMIT)
     Product.objects.bulk_create([Product(source_id=f"bench-{i}", name=f"Product {i}", price=1000 + 137 * i)
                                  for i in range(10)])
+    Customer.objects.bulk_create([Customer(source_id=f"bench-customer-{i}", name=f"Customer {i}")
+                                  for i in range(CUSTOMERS)])
     issued = services.api_key_create(name="bench")
     unique = list(Voucher.objects.filter(campaign=campaign).exclude(code="HOTCODE")
+                  .values_list("code", flat=True)[:200_000])
+    return {"X-App-Id": issued.app_id, "X-App-Token": issued.app_token}, unique
+
+
+def reuse(codes: int) -> tuple[dict, list[str]]:
+    """The database of an earlier run (--reuse): codes not redeemed yet, the hot code given back its uses."""
+    from core import services
+    from promo.models import Redemption, Voucher
+
+    hot = Voucher.objects.get(code="HOTCODE")
+    Redemption.objects.filter(children__voucher=hot).delete()
+    Voucher.objects.filter(pk=hot.pk).update(redeemed_quantity=0, active=True)
+    issued = services.api_key_create(name="bench")
+    unique = list(Voucher.objects.filter(redeemed_quantity=0, code__startswith="B")
                   .values_list("code", flat=True)[:200_000])
     return {"X-App-Id": issued.app_id, "X-App-Token": issued.app_token}, unique
 
@@ -64,14 +84,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (gthread or sync)")
+    parser.add_argument("--reuse", action="store_true", help="reuse the database of an earlier run (no re-seeding)")
     parser.add_argument("--only", default="", help="comma-separated scenario numbers to run besides the baseline, "
                                                    "e.g. 1 (validations) for a quick gunicorn sizing run")
     args = parser.parse_args()
     url = bench_database_url("promo_bench_engine")
-    recreate_database(url)
+    if not args.reuse:
+        recreate_database(url)
     migrate(url)
     setup_django(url)
-    headers, codes = seed(args.codes)
+    headers, codes = reuse(args.codes) if args.reuse else seed(args.codes)
     fresh = iter(codes)
     fresh_lock = threading.Lock()
 
@@ -80,24 +103,26 @@ def main() -> None:
             return next(fresh)
 
     counter = itertools.count()
+    # (name, clients, request maker, requests made up front for wrk)
     scenarios = [
-        ("trivial DRF endpoint (GET /v1/health)", 16, lambda c, n: ("GET", "/v1/health", None)),
+        ("trivial DRF endpoint (GET /v1/health)", 16, lambda c, n: ("GET", "/v1/health", None), 0),
         ("validation, unique code, 10-line cart", 16, lambda c, n: ("POST", "/v1/validations", {
-            "redeemables": [{"object": "voucher", "id": codes[next(counter) % len(codes)]}], "order": CART})),
+            "redeemables": [{"object": "voucher", "id": codes[next(counter) % len(codes)]}], "order": CART}), 0),
         ("redemption, unique code, 10-line cart", 16, lambda c, n: ("POST", "/v1/redemptions", {
             "redeemables": [{"object": "voucher", "id": next_code()}], "order": CART,
-            "customer": {"source_id": f"bench-customer-{c}"}})),
+            "customer": {"source_id": f"bench-customer-{(n * 16 + c) % CUSTOMERS}"}}), 60_000),
         ("redemption, one hot public code", 64, lambda c, n: ("POST", "/v1/redemptions", {
-            "redeemables": [{"object": "voucher", "id": "HOTCODE"}], "order": CART})),
+            "redeemables": [{"object": "voucher", "id": "HOTCODE"}], "order": CART}), 0),
     ]
     if args.only:
         wanted = {0, *(int(n) for n in args.only.split(","))}
         scenarios = [s for i, s in enumerate(scenarios) if i in wanted]
     results = []
-    with gunicorn(url, workers=args.workers, threads=args.threads) as port:
+    load_before = machine_load()
+    with gunicorn(url, workers=args.workers, threads=args.threads, worker_class=args.worker_class) as port:
         run_load("warm-up", port, 4, 2, scenarios[1][2] if len(scenarios) > 1 else scenarios[0][2], headers)
-        for name, clients, make in scenarios:
-            results.append(run_load(name, port, clients, args.seconds, make, headers))
+        for name, clients, make, bodies in scenarios:
+            results.append(run_load(name, port, clients, args.seconds, make, headers, bodies))
     baseline = results[0].rate
     rows = []
     for result in results:
@@ -106,23 +131,35 @@ def main() -> None:
                      f"{result.percentile(50):.1f}", f"{result.percentile(95):.1f}", f"{result.percentile(99):.1f}",
                      f"{result.rate / baseline:.2f}" if baseline else "-"])
     print_table(f"Checkout API on PostgreSQL, {args.codes:,} codes, {args.seconds:.0f} s per scenario, "
-                f"gunicorn {args.workers} workers x {args.threads} threads",
+                f"gunicorn {args.workers} {args.worker_class} workers x {args.threads} threads, load generator {load_generator()}, "
+                f"load average {load_before} before and {machine_load()} after",
                 ["scenario", "clients", "requests", "200", "other", "req/s", "p50 ms", "p95 ms", "p99 ms",
                  "x baseline"], rows)
     if len(results) < 4:
         return
+    report_hot_code(results[3])
+
+
+def report_hot_code(result) -> None:
+    """Exactly the limit taken, one recorded redemption per 200 answer, and the rate while uses lasted
+    (from the first to the last successful redemption's timestamp in the database)."""
+    from django.db.models import Max, Min
+
     from promo.models import Redemption, Voucher
 
     hot = Voucher.objects.get(code="HOTCODE")
-    hot_ok = results[3].statuses.get(200, 0)
-    successes = Redemption.objects.filter(parent__isnull=True, result="SUCCESS", children__voucher=hot).count()
+    hot_ok = result.statuses.get(200, 0)
+    succeeded = Redemption.objects.filter(parent__isnull=True, result="SUCCESS", children__voucher=hot)
+    successes = succeeded.count()
+    span = succeeded.aggregate(first=Min("created_at"), last=Max("created_at"))
     print(f"\nHot code: limit {HOT_LIMIT}, redeemed_quantity {hot.redeemed_quantity}, 200 answers {hot_ok}, "
           f"successful redemptions recorded {successes}: "
           + ("no over-redemption" if hot.redeemed_quantity <= HOT_LIMIT and successes == hot.redeemed_quantity == hot_ok
              else "MISMATCH"))
-    hot_rate = results[3].statuses.get(200, 0) / results[3].seconds
-    print(f"Hot code successful redemptions/s while uses lasted: {hot_rate:.0f} (all {HOT_LIMIT} taken: "
-          f"{hot.redeemed_quantity == HOT_LIMIT})")
+    if successes > 1:
+        seconds = (span["last"] - span["first"]).total_seconds()
+        print(f"Hot code successful redemptions/s while uses lasted: {successes / seconds:.0f} ({successes} in "
+              f"{seconds:.1f} s; all {HOT_LIMIT} taken: {hot.redeemed_quantity == HOT_LIMIT})")
 
 
 if __name__ == "__main__":

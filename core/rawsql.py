@@ -1,4 +1,4 @@
-"""Hot-path reads without the ORM's per-call query compilation.
+"""Hot-path reads and writes without the ORM's per-call query compilation.
 
 On the checkout path (a validation costs three reads) Django spends longer building each SELECT
 than PostgreSQL spends answering it. A RowLoader writes the SELECT of a model and its forward
@@ -11,8 +11,9 @@ database converters the ORM applies, so callers get ordinary model objects.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import connections
 from django.db.models import Model
@@ -118,3 +119,221 @@ class RowLoader:
 def placeholders(values: Sequence) -> str:
     """`%s, %s, ...` for an IN list (works on every backend, unlike PostgreSQL's = ANY(%s))."""
     return ", ".join(["%s"] * len(values))
+
+
+# ---------------------------------------------------------------- writes
+
+@dataclass(frozen=True, eq=False)
+class Ref:
+    """Stands for the primary key of the row that an earlier insert step of a WriteChain adds (a
+    one-row step), wherever a field value or a dependency is expected."""
+
+    step: int
+
+
+@dataclass
+class _Step:
+    kind: str  # "insert", "execute" or "select"
+    sql: str = ""
+    params: list = field(default_factory=list)
+    depends: tuple[int, ...] = ()
+    model: type[Model] | None = None
+    fields: list = field(default_factory=list)
+    rows: list[list] = field(default_factory=list)  # prepared values, Refs left in place
+    objs: list[Model] = field(default_factory=list)
+    ignore_conflicts: bool = False
+
+
+def _uniform(values: tuple) -> bool:
+    """A column UNNEST can carry: plain values in every row, or the same Ref in every row."""
+    refs = {value.step for value in values if isinstance(value, Ref)}
+    return not refs or (len(refs) == 1 and all(isinstance(value, Ref) for value in values))
+
+
+class ChainResult:
+    def __init__(self, ids: dict[int, list[int]], selected: dict[int, list[dict]]):
+        self._ids, self._selected = ids, selected
+
+    def ids(self, ref: Ref) -> list[int]:
+        return self._ids.get(ref.step, [])
+
+    def inserted(self, ref: Ref) -> bool:
+        return bool(self._ids.get(ref.step))
+
+    def rows(self, ref: Ref) -> list[dict]:
+        return self._selected.get(ref.step, [])
+
+
+class WriteChain:
+    """Inserts and updates that depend on each other's new primary keys (an order and its items, a
+    parent redemption and its children), sent to PostgreSQL as ONE statement of data-modifying CTEs
+    and run one after another elsewhere (SQLite). On the checkout path each statement the ORM builds
+    costs more Python than PostgreSQL needs to run it, and each round trip is a wait for the CPU on a
+    busy machine.
+
+        chain = WriteChain()
+        order = chain.insert([Order(...)], ignore_conflicts=True)
+        chain.insert([OrderItem(order_id=order, ...) for ...])       # a Ref as a value: the new order's pk
+        chain.execute("UPDATE customers_customer SET ... WHERE id = %s", [pk], when=order)
+        result = chain.run()                                         # result.inserted(order)
+
+    A step that names a Ref (as a value or in `when`) runs only if that step inserted its row, so an
+    insert skipped by ON CONFLICT DO NOTHING skips everything that hangs on it. Model instances get
+    their field defaults and pre_save values (auto_now, public ids) when queued and their primary keys
+    after run(). No signals are sent (the project uses none for business effects)."""
+
+    def __init__(self, using: str = "default"):
+        self.using = using
+        self.steps: list[_Step] = []
+
+    def insert(self, objs: Sequence[Model], *, ignore_conflicts: bool = False, when: Ref | None = None) -> Ref:
+        """Queue an INSERT of instances of one model; the Ref names its first row's primary key."""
+        if not objs:
+            raise ValueError("Nothing to insert")
+        connection = connections[self.using]
+        model = type(objs[0])
+        auto = model._meta.auto_field
+        fields = [f for f in model._meta.concrete_fields if f is not auto]
+        rows, depends = [], {when.step} if when is not None else set()
+        for obj in objs:
+            row = []
+            for f in fields:
+                value = f.pre_save(obj, True)
+                if isinstance(value, Ref):
+                    depends.add(value.step)
+                else:
+                    value = f.get_db_prep_save(value, connection)
+                row.append(value)
+            rows.append(row)
+        self.steps.append(_Step("insert", depends=tuple(sorted(depends)), model=model, fields=fields, rows=rows,
+                                objs=list(objs), ignore_conflicts=ignore_conflicts))
+        return Ref(len(self.steps) - 1)
+
+    def execute(self, sql: str, params: Sequence = (), *, when: Ref | None = None) -> None:
+        """Queue an UPDATE or DELETE. With `when`, the chain ANDs "that step inserted its row" onto the
+        statement's WHERE clause, which must therefore come last in `sql`."""
+        depends = (when.step,) if when is not None else ()
+        self.steps.append(_Step("execute", sql=sql, params=list(params), depends=depends))
+
+    def select(self, sql: str, params: Sequence = ()) -> Ref:
+        """Queue a SELECT whose rows (as dicts) run() returns; on PostgreSQL it sees the database as it
+        was before the chain's own writes."""
+        self.steps.append(_Step("select", sql=sql, params=list(params)))
+        return Ref(len(self.steps) - 1)
+
+    def run(self) -> ChainResult:
+        connection = connections[self.using]
+        if connection.vendor == "postgresql":
+            ids, selected = self._run_as_one(connection)
+        else:
+            ids, selected = self._run_in_turn(connection)
+        for index, step in enumerate(self.steps):
+            if step.kind == "insert":
+                self._settle(step, ids.get(index, []), ids)
+        return ChainResult(ids, selected)
+
+    # -- PostgreSQL: one statement
+
+    def _run_as_one(self, connection) -> tuple[dict, dict]:
+        quote = connection.ops.quote_name
+        ctes, params, outputs = [], [], []
+        for index, step in enumerate(self.steps):
+            name = f"w{index}"
+            if step.kind == "insert":
+                sql, step_params = self._insert_sql(step, connection, quote)
+                outputs.append((index, f"(SELECT json_agg({quote(step.model._meta.pk.column)}) FROM {name})::text"))
+            elif step.kind == "execute":
+                sql, step_params = step.sql, step.params
+                if step.depends:
+                    sql += " AND " + " AND ".join(f"EXISTS (SELECT 1 FROM w{d})" for d in step.depends)
+            else:
+                sql, step_params = step.sql, step.params
+                outputs.append((index, f"(SELECT json_agg(r) FROM {name} r)::text"))
+            ctes.append(f"{name} AS ({sql})")
+            params.extend(step_params)
+        final = ", ".join(expression for _index, expression in outputs) or "1"
+        with connection.cursor() as cursor:
+            cursor.execute(f"WITH {', '.join(ctes)} SELECT {final}", params)
+            row = cursor.fetchone()
+        ids, selected = {}, {}
+        for (index, _expression), value in zip(outputs, row, strict=False):
+            decoded = json.loads(value) if value else []
+            (selected if self.steps[index].kind == "select" else ids)[index] = decoded
+        return ids, selected
+
+    def _insert_sql(self, step: _Step, connection, quote) -> tuple[str, list]:
+        pk_column = {index: quote(self.steps[index].model._meta.pk.column) for index in step.depends}
+        sources = [f"w{d}" for d in step.depends]
+        columns = list(zip(*step.rows, strict=True))
+        if len(step.rows) > 1 and all(_uniform(values) for values in columns):
+            # Many rows: one array a column (UNNEST), so the statement's text and its number of parameters
+            # do not grow with the rows (PostgreSQL plans it once, psycopg parses it once).
+            expressions, arrays, params = [], [], []
+            for f, values in zip(step.fields, columns, strict=True):
+                if isinstance(values[0], Ref):
+                    expressions.append(f"w{values[0].step}.{pk_column[values[0].step]}")
+                else:
+                    expressions.append(f"u.c{len(arrays)}")
+                    arrays.append(f"%s::{f.db_type(connection).split('(')[0]}[]")
+                    params.append(list(values))
+            names = ", ".join(f"c{n}" for n in range(len(arrays)))
+            unnest = "UNNEST(" + ", ".join(arrays) + f") AS u({names})"
+            selects = [f"SELECT {', '.join(expressions)} FROM {', '.join([*sources, unnest])}"]
+        else:
+            casts = [f.cast_db_type(connection) for f in step.fields]
+            source = f" FROM {', '.join(sources)}" if sources else ""
+            selects, params = [], []
+            for row in step.rows:
+                values = []
+                for value, cast in zip(row, casts, strict=True):
+                    if isinstance(value, Ref):
+                        values.append(f"w{value.step}.{pk_column[value.step]}")
+                    else:
+                        values.append(f"%s::{cast}")
+                        params.append(value)
+                selects.append(f"SELECT {', '.join(values)}{source}")
+        column_names = ", ".join(quote(f.column) for f in step.fields)
+        sql = f"INSERT INTO {quote(step.model._meta.db_table)} ({column_names}) {' UNION ALL '.join(selects)}"
+        if step.ignore_conflicts:
+            sql += " ON CONFLICT DO NOTHING"
+        return sql + f" RETURNING {quote(step.model._meta.pk.column)}", params
+
+    # -- other databases: one statement after another
+
+    def _run_in_turn(self, connection) -> tuple[dict, dict]:
+        quote = connection.ops.quote_name
+        ids: dict[int, list[int]] = {}
+        selected: dict[int, list[dict]] = {}
+        with connection.cursor() as cursor:
+            for index, step in enumerate(self.steps):
+                if any(not ids.get(d) for d in step.depends):
+                    ids[index] = []
+                    continue
+                if step.kind == "insert":
+                    rows = [[ids[v.step][0] if isinstance(v, Ref) else v for v in row] for row in step.rows]
+                    columns = ", ".join(quote(f.column) for f in step.fields)
+                    marks = ", ".join(["(" + ", ".join(["%s"] * len(step.fields)) + ")"] * len(rows))
+                    conflict = " ON CONFLICT DO NOTHING" if step.ignore_conflicts else ""
+                    cursor.execute(f"INSERT INTO {quote(step.model._meta.db_table)} ({columns}) VALUES {marks}"
+                                   f"{conflict} RETURNING {quote(step.model._meta.pk.column)}",
+                                   [value for row in rows for value in row])
+                    ids[index] = [r[0] for r in cursor.fetchall()]
+                elif step.kind == "execute":
+                    cursor.execute(step.sql, step.params)
+                else:
+                    cursor.execute(step.sql, step.params)
+                    names = [column[0] for column in cursor.description]
+                    selected[index] = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+        return ids, selected
+
+    def _settle(self, step: _Step, new_ids: list[int], ids: dict) -> None:
+        """Primary keys onto the inserted instances, and the Refs they held replaced by real keys."""
+        if len(new_ids) != len(step.objs):
+            return  # skipped or ignored on conflict: the instances stay unsaved
+        for obj, pk in zip(step.objs, new_ids, strict=True):
+            obj.pk = pk
+            obj._state.adding, obj._state.db = False, self.using
+            for f in step.fields:
+                value = getattr(obj, f.attname)
+                if isinstance(value, Ref):
+                    setattr(obj, f.attname, ids[value.step][0])

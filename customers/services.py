@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import BigIntegerField, Case, DateTimeField, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -28,6 +28,7 @@ from core.errors import ApiError, Conflict, DuplicateFound, InvalidPayload, NotF
 from core.fields import MAX_AMOUNT, new_public_id
 from core.metadata import validate_metadata
 from core.models import AsyncAction, MetadataSchema
+from core.rawsql import WriteChain
 from core.services import async_action_start, register_async_handler
 from customers import selectors
 from customers.models import (
@@ -133,9 +134,15 @@ def customer_ref(customer: Customer) -> dict:
 def customer_activity_create(customer: Customer, type: str, data: dict | None = None) -> CustomerActivity:
     """One entry of the customer's timeline (GET /v1/customers/{id}/activity). Other apps call this too,
     with a type from the spec's CustomerActivity enum (customer.redemption.succeeded, ...)."""
+    activity = customer_activity_row(customer, type, data)
+    activity.save()
+    return activity
+
+
+def customer_activity_row(customer: Customer, type: str, data: dict | None = None) -> CustomerActivity:
+    """A timeline entry not saved yet, for callers that insert it with their own writes (a redemption)."""
     payload = {"customer": customer_ref(customer), **(data or {})}
-    return CustomerActivity.objects.create(customer=customer, type=type, data=payload,
-                                           group_id=current_request_id() or "")
+    return CustomerActivity(customer=customer, type=type, data=payload, group_id=current_request_id() or "")
 
 
 def customer_activities_create(customer: Customer, entries: list[tuple[str, dict]]) -> None:
@@ -148,13 +155,20 @@ def customer_activities_create(customer: Customer, entries: list[tuple[str, dict
 
 # ================================================================ segments
 
-def refresh_segments(customer_pks, changed: str | None) -> None:
+def refresh_segments(customer_pks, changed: str | None, known: list[dict] | None = None) -> None:
     """Dynamic segments read customers, orders and events: keep their membership current, in the
-    transaction of the change. `changed` names what changed (None: anything); one or two queries."""
+    transaction of the change. `changed` names what changed (None: anything); one or two queries.
+    `known`: the rows of segments_read_sql(pk) when the caller read them with its own writes (one customer)."""
     from segments.services import refresh_customer  # segments builds on customers
 
     for pk in sorted(pk for pk in set(customer_pks) if pk is not None):
-        refresh_customer(pk, changed=changed)
+        refresh_customer(pk, changed=changed, known=known)
+
+
+def segments_read_sql(customer_pk: int) -> tuple[str, list]:
+    from segments.services import refresh_read_sql
+
+    return refresh_read_sql(customer_pk)
 
 
 def _leave_segments(customer: Customer) -> None:
@@ -735,15 +749,15 @@ def _order_write(order_input: OrderInput, existing: Order | None, *, reload: boo
     for party, changes in ((customer, customer_changes), (referrer, referrer_changes)):
         if party is not None and changes:
             _customer_apply(party, changes)
-    # A row this transaction has just inserted is exactly as written: no need to read it back.
-    counted = order_sync_contribution(existing.pk, known=_fresh_row(existing) if created else None)
-    if "ordered_at" in changed:  # a counted order's new date may change the customer's last/first order
-        counted_customer = Order.objects.filter(pk=existing.pk).values_list("counted_customer_id", flat=True)[0]
-        if counted_customer is not None:
-            Customer.objects.filter(pk=counted_customer).update(**_recomputed_order_dates())
-    if counted or "ordered_at" in changed:
-        refresh_segments({previous_customer, existing.customer_id}, "orders")
-    _order_activities(existing, created, changed, old_status, customer)
+    if not created:
+        counted = order_sync_contribution(existing.pk)
+        if "ordered_at" in changed:  # a counted order's new date may change the customer's last/first order
+            counted_customer = Order.objects.filter(pk=existing.pk).values_list("counted_customer_id", flat=True)[0]
+            if counted_customer is not None:
+                Customer.objects.filter(pk=counted_customer).update(**_recomputed_order_dates())
+        if counted or "ordered_at" in changed:
+            refresh_segments({previous_customer, existing.customer_id}, "orders")
+        _order_activities(existing, created, changed, old_status, customer)
     return (selectors.order_get(existing.public_id) if reload else existing), created
 
 
@@ -754,23 +768,52 @@ def _resolve_party(ref: CustomerReference | None, current: Customer | None) -> t
 
 
 def _order_insert(order_input: OrderInput, customer, referrer) -> tuple[Order, bool]:
-    """Insert the order; if another request inserted the same source_id first, return that one instead."""
+    """Insert the order with its items, what it adds to its customer's aggregates, its timeline entries
+    and the read of the segments that may care, in one statement on PostgreSQL (core.rawsql.WriteChain);
+    a checkout writes an order with every redemption. If another request inserted the same source_id
+    first, nothing is written and that order is returned instead."""
     fields = {"amount": 0, **order_input.fields}
     fields.setdefault("ordered_at", timezone.now())
     order = Order(customer=customer, referrer=referrer, **fields)
     _check_discounts(**{name: getattr(order, name) for name in AMOUNT_FIELDS})
-    # Only a source_id can collide with a concurrent insert; without one, no savepoint is needed.
-    try:
-        with transaction.atomic(savepoint=bool(fields.get("source_id"))):
-            order.save()
-            OrderItem.objects.bulk_create([OrderItem(order=order, **item) for item in order_input.items or []])
-    except IntegrityError:
-        source_id = fields.get("source_id")
-        winner = Order.objects.filter(source_id=source_id).first() if source_id else None
+    # A new row is seen by nobody else until commit: it can record its contribution as it is inserted.
+    order.counted_customer_id, order.counted_amount = _target_contribution(_fresh_row(order))
+    chain = WriteChain()
+    inserted = chain.insert([order], ignore_conflicts=bool(fields.get("source_id")))
+    if order_input.items:
+        chain.insert([OrderItem(order_id=inserted, **item) for item in order_input.items])
+    segments = None
+    if order.counted_customer_id is not None:
+        chain.execute(*_contribution_added_sql(order.counted_customer_id, order.counted_amount,
+                                               order.ordered_at or order.created_at), when=inserted)
+        segments = chain.select(*segments_read_sql(order.counted_customer_id))
+    activities = _order_activity_rows(order, customer)
+    if activities:
+        chain.insert(activities, when=inserted)
+    result = chain.run()
+    if not result.inserted(inserted):
+        winner = Order.objects.filter(source_id=fields["source_id"]).first()
         if winner is None:
-            raise
+            raise Conflict("The order is being written concurrently; retry")
         return winner, False
+    if segments is not None:
+        refresh_segments([order.counted_customer_id], "orders", known=result.rows(segments))
     return order, True
+
+
+def _contribution_added_sql(customer_pk: int, amount: int, when: datetime) -> tuple[str, list]:
+    """One counted order added to a customer (as _apply_contribution does with the ORM): last_* move only
+    if it is newer, first_order_date only if it is older; SET sees the row as it was before the UPDATE."""
+    ops = connection.ops
+    at = ops.adapt_datetimefield_value(when)
+    newer = "(last_order_date IS NULL OR last_order_date <= %s)"
+    sql = (f"UPDATE {ops.quote_name(Customer._meta.db_table)} SET orders_total_count = orders_total_count + 1, "
+           "orders_total_amount = orders_total_amount + %s, "
+           f"last_order_date = CASE WHEN {newer} THEN %s ELSE last_order_date END, "
+           f"last_order_amount = CASE WHEN {newer} THEN %s ELSE last_order_amount END, "
+           "first_order_date = CASE WHEN first_order_date IS NULL OR first_order_date > %s THEN %s "
+           "ELSE first_order_date END WHERE id = %s")
+    return sql, [amount, at, at, at, amount, at, at, customer_pk]
 
 
 def _order_apply(order: Order, order_input: OrderInput, customer, referrer) -> tuple[list[str], str]:
@@ -829,6 +872,17 @@ def _order_activities(order: Order, created: bool, changed: list[str], old_statu
     if status_changed and order.status in ORDER_ACTIVITY_BY_STATUS:
         entries.append((ORDER_ACTIVITY_BY_STATUS[order.status], data))
     customer_activities_create(customer, entries)
+
+
+def _order_activity_rows(order: Order, customer: Customer | None) -> list[CustomerActivity]:
+    """The timeline entries of a new order (created, and paid/canceled/fulfilled as it arrives)."""
+    if customer is None:
+        return []
+    data = _order_activity_data(order)
+    entries = [("customer.order.created", data)]
+    if order.status in ORDER_ACTIVITY_BY_STATUS:
+        entries.append((ORDER_ACTIVITY_BY_STATUS[order.status], data))
+    return [customer_activity_row(customer, type, data) for type, data in entries]
 
 
 # ---------------------------------------------------------------- customer order aggregates

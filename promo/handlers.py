@@ -3,7 +3,10 @@ windows, quantity with session locks), and the discount voucher handler."""
 
 from __future__ import annotations
 
-from django.db.models import F, Q
+import functools
+
+from django.db import connection
+from django.db.models import F
 
 from core.permissions import redeemable_in_scope
 from core.rawsql import RowLoader
@@ -21,6 +24,15 @@ _VOUCHER_ROWS = RowLoader(Voucher, ["campaign", "category", "campaign__category"
     f"SELECT COUNT(*) > 0 FROM {ValidationRuleAssignment._meta.db_table} a WHERE "
     "(a.related_object_type = 'voucher' AND a.related_object_id = t0.public_id) OR "
     "(a.related_object_type = 'campaign' AND a.related_object_id = t1.public_id)")})
+
+
+@functools.cache
+def _take_use_sql() -> str:
+    """The conditional UPDATE that takes one use within the limit (uses locked by sessions count as taken);
+    written once, as the ORM would write it, without building it on every redemption."""
+    table = connection.ops.quote_name(Voucher._meta.db_table)
+    return (f"UPDATE {table} SET redeemed_quantity = redeemed_quantity + 1 WHERE id = %s AND "
+            "(redemption_quantity IS NULL OR redemption_quantity > redeemed_quantity + locked_quantity)")
 
 
 def voucher_by_code(code: str) -> Voucher | None:
@@ -112,11 +124,11 @@ class VoucherHandlerBase:
         holds one, else one conditional UPDATE within the limit."""
         if ctx.session_key and locks.consume(ctx.session_key, voucher):
             return {"voucher_use": 1, "from_lock": True}
-        within = Q(redemption_quantity__isnull=True) | Q(
-            redemption_quantity__gt=F("redeemed_quantity") + F("locked_quantity"))
-        if not Voucher.objects.filter(Q(pk=voucher.pk) & within).update(redeemed_quantity=F("redeemed_quantity") + 1):
-            raise RedeemableError("quantity_exceeded", "Quantity exceeded",
-                                  "The voucher's last use was taken by another redemption")
+        with connection.cursor() as cursor:
+            cursor.execute(_take_use_sql(), [voucher.pk])
+            if cursor.rowcount != 1:
+                raise RedeemableError("quantity_exceeded", "Quantity exceeded",
+                                      "The voucher's last use was taken by another redemption")
         return {"voucher_use": 1}
 
     def give_back_use(self, voucher_id: int, taken: dict) -> None:

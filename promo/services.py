@@ -11,6 +11,7 @@ from django.db import transaction
 from core.context import current_request_id
 from core.errors import ApiError, InvalidPayload, NotFound
 from core.fields import new_public_id
+from core.rawsql import WriteChain
 from customers import services as customer_services
 from customers.models import Order
 from promo import locks, presenters
@@ -223,29 +224,34 @@ def _persist(evaluation: Evaluation, payload: dict) -> dict:
               "api_key": ctx.api_key, "request_id": current_request_id() or ""}
     total = sum(c.applied.amount for c in evaluation.applicable)
     parent_id = new_public_id("r_")  # a parent redemption names itself as its related object
-    parent = Redemption.objects.create(public_id=parent_id, result=Redemption.Result.SUCCESS,
-                                       status=Redemption.Status.SUCCEEDED, related_object_type="redemption",
-                                       related_object_id=parent_id, amount=total, **common)
-    if customer is not None:
-        customer_services.customer_activity_create(customer, "customer.redemption.succeeded", {
-            "redemption_id": parent.public_id, "amount": total,
-            "redeemables": [c.ref.id for c in evaluation.applicable]})
-    # Counters last: a popular code's row stays locked from its UPDATE until COMMIT, so everything
-    # that does not depend on what was taken is written before it, and only the children after.
+    parent = Redemption(public_id=parent_id, result=Redemption.Result.SUCCESS, status=Redemption.Status.SUCCEEDED,
+                        related_object_type="redemption", related_object_id=parent_id, amount=total, **common)
+    # Counters first, then every row in one statement (core.rawsql.WriteChain): a popular code's row
+    # stays locked from its UPDATE until COMMIT, so only that statement and the COMMIT come after it.
     ctx.scratch.update(parent_redemption=parent, order=order)  # handlers' ledgers name what they belong to
-    children = []
+    taken_by = []
     for candidate in evaluation.applicable:
         ctx.scratch["redeeming"] = candidate
-        taken = candidate.handler.redeem(candidate.obj, ctx, candidate.ref, candidate.applied)
-        children.append(Redemption(
-            parent=parent, result=Redemption.Result.SUCCESS, status=Redemption.Status.SUCCEEDED,
-            related_object_type=candidate.ref.object, related_object_id=_object_id(candidate),
-            voucher=candidate.obj if isinstance(candidate.obj, Voucher) else None,
-            campaign=candidate.handler.campaign(candidate.obj), amount=candidate.applied.amount,
-            effect={"kind": candidate.handler.kind, "taken": taken},
-            details={"redeemable": presenters.redeemable_json(candidate, ctx, common["request_id"]),
-                     "described": candidate.handler.describe(candidate.obj)}, **common))
-    Redemption.objects.bulk_create(children)
+        taken_by.append((candidate, candidate.handler.redeem(candidate.obj, ctx, candidate.ref, candidate.applied)))
+    chain = WriteChain()
+    parent_ref = chain.insert([parent])
+    children = [Redemption(
+        parent_id=parent_ref, result=Redemption.Result.SUCCESS, status=Redemption.Status.SUCCEEDED,
+        related_object_type=candidate.ref.object, related_object_id=_object_id(candidate),
+        voucher=candidate.obj if isinstance(candidate.obj, Voucher) else None,
+        campaign=candidate.handler.campaign(candidate.obj), amount=candidate.applied.amount,
+        effect={"kind": candidate.handler.kind, "taken": taken},
+        details={"redeemable": presenters.redeemable_json(candidate, ctx, common["request_id"]),
+                 "described": candidate.handler.describe(candidate.obj)}, **common) for candidate, taken in taken_by]
+    if children:
+        chain.insert(children)
+    if customer is not None:
+        chain.insert([customer_services.customer_activity_row(customer, "customer.redemption.succeeded", {
+            "redemption_id": parent.public_id, "amount": total,
+            "redeemables": [c.ref.id for c in evaluation.applicable]})])
+    chain.run()
+    for child in children:
+        child.parent = parent
     return presenters.redemption_response(evaluation, parent, children, order, customer)
 
 

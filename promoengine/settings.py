@@ -111,6 +111,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several threads (live test server, inline tasks) share the file: wait instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DB_PREPARED_STATEMENTS", True):
+    # Parameters travel apart from the SQL (server-side binding), so psycopg prepares the statements a
+    # connection runs again and again (every checkout's reads and writes): PostgreSQL parses and plans them
+    # once per connection instead of once per request. Turn off (DB_PREPARED_STATEMENTS=0) behind a pooler
+    # in transaction mode that cannot keep prepared statements (PgBouncer before 1.21).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True, prepare_threshold=env_int("DB_PREPARE_THRESHOLD", 5))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
@@ -291,7 +298,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    # A refused code or a bad request is an answer to the client (and a redemption attempt is a row), not an
+    # incident: django.request logs 5xx only unless LOG_CLIENT_ERRORS=1.
+    "loggers": {"django.server": {"level": "WARNING"},
+                "django.request": {"level": "WARNING" if env_bool("LOG_CLIENT_ERRORS", False) else "ERROR"}},
 }
 
 # Production hardening: on whenever DEBUG is off.

@@ -14,13 +14,16 @@ An entered/left event row is written by whichever statement actually changed the
 racing a recompute never records an event twice. Passive segments record no events.
 """
 
+import json
 import logging
 import time
+from datetime import UTC
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import Exists, F, Max, Min, OuterRef, Q, Value
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from core.errors import ApiError, InvalidPayload, NotFound
 from core.models import AsyncAction
@@ -240,16 +243,49 @@ def _matching_segments(customer_pk: int, segments: list[Segment]) -> set[int]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def refresh_customer(customer: Customer | int, *, changed: str | None = None) -> None:
+def refresh_read_sql(customer_pk: int) -> tuple[str, list]:
+    """refresh_customer's first read (the dynamic segments, what their filters read, and whether the
+    customer is in each) for callers that send it with their own writes (core.rawsql.WriteChain) and
+    hand the rows to refresh_customer(known=...)."""
+    quote = connection.ops.quote_name
+    types = list(Segment.DYNAMIC_TYPES)
+    sql = ("SELECT s.id, s.public_id, s.type, s.filter, s.depends_on, s.updated_at, s.scheduled_recompute, "
+           f"EXISTS (SELECT 1 FROM {quote(SegmentMembership._meta.db_table)} m WHERE m.segment_id = s.id "
+           f"AND m.customer_id = %s AND m.left_at IS NULL) AS is_member FROM {quote(Segment._meta.db_table)} s "
+           f"WHERE s.type IN ({', '.join(['%s'] * len(types))})")
+    return sql, [customer_pk, *types]
+
+
+def _segment_from_row(row: dict) -> Segment:
+    """A row of refresh_read_sql as PostgreSQL's json_agg or SQLite's cursor gives it: JSON as text on
+    SQLite, timestamps as text on both, booleans as 0/1 on SQLite."""
+    def as_json(value):
+        return json.loads(value) if isinstance(value, str) else value
+
+    updated_at = parse_datetime(row["updated_at"]) if isinstance(row["updated_at"], str) else row["updated_at"]
+    if updated_at is not None and timezone.is_naive(updated_at):
+        updated_at = timezone.make_aware(updated_at, UTC)
+    segment = Segment(pk=row["id"], public_id=row["public_id"], type=row["type"], filter=as_json(row["filter"]),
+                      depends_on=as_json(row["depends_on"]) or [], updated_at=updated_at,
+                      scheduled_recompute=bool(row["scheduled_recompute"]))
+    segment.is_member = bool(row["is_member"])
+    return segment
+
+
+def refresh_customer(customer: Customer | int, *, changed: str | None = None, known: list[dict] | None = None) -> None:
     """Bring the customer's dynamic-segment memberships up to date. `changed` ("customer", "orders",
     "events", ...) limits the work to segments whose filter reads that; None re-checks them all.
-    Call it inside the transaction that made the change."""
+    `known`: the rows of refresh_read_sql(customer) if the caller has read them. Call it inside the
+    transaction that made the change."""
     customer_pk = customer if isinstance(customer, int) else customer.pk
-    open_stint = SegmentMembership.objects.filter(segment=OuterRef("pk"), customer_id=customer_pk,
-                                                  left_at__isnull=True)
-    segments = list(Segment.objects.filter(type__in=Segment.DYNAMIC_TYPES).order_by("pk")
-                    .annotate(is_member=Exists(open_stint))
-                    .only("pk", "type", "filter", "depends_on", "updated_at", "scheduled_recompute"))
+    if known is not None:
+        segments = sorted((_segment_from_row(row) for row in known), key=lambda segment: segment.pk)
+    else:
+        open_stint = SegmentMembership.objects.filter(segment=OuterRef("pk"), customer_id=customer_pk,
+                                                      left_at__isnull=True)
+        segments = list(Segment.objects.filter(type__in=Segment.DYNAMIC_TYPES).order_by("pk")
+                        .annotate(is_member=Exists(open_stint))
+                        .only("pk", "type", "filter", "depends_on", "updated_at", "scheduled_recompute"))
     relevant = [segment for segment in segments if changed is None or changed in (segment.depends_on or [])]
     if not relevant:
         return
