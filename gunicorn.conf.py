@@ -14,7 +14,8 @@ import os
 bind = os.environ.get("BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * multiprocessing.cpu_count())
 threads = int(os.environ.get("WEB_THREADS") or 4)
-worker_class = "gthread"
+# gthread that shares keep-alive connections fairly between the processes (see the module)
+worker_class = "promoengine.gunicorn_worker.BalancedThreadWorker"
 timeout = 30
 keepalive = 5  # seconds an idle keep-alive connection (a checkout's SDK, a load balancer) is kept
 backlog = 2048

@@ -72,12 +72,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(database_url: str, workers: int = 4, threads: int = 4, worker_class: str = "gthread") -> Iterator[int]:
+def gunicorn(database_url: str, workers: int = 4, threads: int = 4, worker_class: str = "") -> Iterator[int]:
+    """gunicorn as production runs it (the project's gunicorn.conf.py), with these sizes."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "promoengine.wsgi", "--bind", f"127.0.0.1:{port}", "--workers",
-         str(workers), "--threads", str(threads), "--worker-class", worker_class, "--log-level", "warning",
-         "--backlog", "2048", *os.environ.get("BENCH_GUNICORN_ARGS", "").split()], cwd=ROOT, env=server_env(database_url))
+         str(workers), "--threads", str(threads), *(["--worker-class", worker_class] if worker_class else []),
+         "--log-level", "warning", *os.environ.get("BENCH_GUNICORN_ARGS", "").split()],
+        cwd=ROOT, env=server_env(database_url))
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -129,6 +131,43 @@ def machine_load() -> str:
     return f"{os.getloadavg()[0]:.1f}"
 
 
+def _spin(seconds: float, results) -> None:
+    end = time.perf_counter() + seconds
+    last = time.perf_counter()
+    stalls, loops = [], 0
+    while (now := time.perf_counter()) < end:
+        if now - last > 0.02:
+            stalls.append(now - last)
+        last = now
+        loops += 1
+    results.put((stalls, loops / seconds))
+
+
+def _spinners(count: int, seconds: float) -> tuple[list[float], float]:
+    import multiprocessing
+
+    queue = multiprocessing.Queue()
+    spinners = [multiprocessing.Process(target=_spin, args=(seconds, queue)) for _ in range(count)]
+    for spinner in spinners:
+        spinner.start()
+    answers = [queue.get() for _ in spinners]
+    for spinner in spinners:
+        spinner.join()
+    return [stall for stalls, _ in answers for stall in stalls], sum(rate for _, rate in answers)
+
+
+def cpu_stalls(seconds: float = 4) -> str:
+    """What the machine gives right now: two processes that only spin, one a core, compared with one
+    alone, and the moments they did not run at all. A virtual machine whose host caps its CPU time
+    delivers less than two cores and stops both of them for whole slices (here: 100 ms); every request
+    in flight then waits that long, the floor under any p99 measured with both cores busy."""
+    _alone_stalls, alone = _spinners(1, seconds)
+    stalls, both = _spinners(2, seconds)
+    worst = f", the longest {max(stalls) * 1000:.0f} ms" if stalls else ""
+    return (f"two busy cores gave {both / alone:.2f}x one core and stopped {len(stalls)} times for over 20 ms "
+            f"in {seconds:g} s{worst}")
+
+
 def load_generator() -> str:
     wanted = os.environ.get("BENCH_LOADGEN", "wrk")
     return "wrk" if wanted == "wrk" and shutil.which("wrk") else "python"
@@ -136,18 +175,21 @@ def load_generator() -> str:
 
 def run_load(name: str, port: int, clients: int, seconds: float,
              make_request: Callable[[int, int], tuple[str, str, dict | None]], headers: dict,
-             bodies: int = 0) -> LoadResult:
-    """`clients` keep-alive connections sending requests one after another for `seconds`.
-    make_request(client, n) -> (method, path, json body or None). With wrk, `bodies` requests are made up
-    front (every request of a scenario has the same method and path) and sent in turn."""
+             bodies: int = 0, rate: float = 0) -> LoadResult:
+    """`clients` keep-alive connections sending requests one after another for `seconds` (with `rate`,
+    paced to that many requests per second in all: needs wrk). make_request(client, n) -> (method, path,
+    json body or None). With wrk, `bodies` requests are made up front (every request of a scenario has the
+    same method and path) and sent in turn."""
     if load_generator() == "wrk":
-        return run_wrk(name, port, clients, seconds, make_request, headers, bodies or int(seconds * 2000))
+        return run_wrk(name, port, clients, seconds, make_request, headers, bodies or int(seconds * 2000), rate)
+    if rate:
+        raise SystemExit("Paced scenarios need wrk (apt-get install wrk)")
     return run_python_load(name, port, clients, seconds, make_request, headers)
 
 
 def run_wrk(name: str, port: int, clients: int, seconds: float,
             make_request: Callable[[int, int], tuple[str, str, dict | None]], headers: dict,
-            bodies: int) -> LoadResult:
+            bodies: int, rate: float = 0) -> LoadResult:
     method, path, first = make_request(0, 0)
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as file:
         if first is not None:
@@ -160,7 +202,7 @@ def run_wrk(name: str, port: int, clients: int, seconds: float,
         output = subprocess.run(
             ["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{seconds:g}s", "--timeout", "30s",
              *header_args, "-s", str(Path(__file__).with_name("load.lua")), f"http://127.0.0.1:{port}",
-             "--", file.name if first is not None else "", str(threads), method, path],
+             "--", file.name if first is not None else "", str(threads), method, path, f"{rate:g}"],
             capture_output=True, text=True, check=True).stdout
     finally:
         os.unlink(file.name)

@@ -14,6 +14,7 @@ import threading
 
 from common import (
     bench_database_url,
+    cpu_stalls,
     gunicorn,
     load_generator,
     machine_load,
@@ -84,8 +85,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker")
-    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (gthread or sync)")
+    parser.add_argument("--worker-class", default="", help="gunicorn worker class (default: gunicorn.conf.py's)")
     parser.add_argument("--reuse", action="store_true", help="reuse the database of an earlier run (no re-seeding)")
+    parser.add_argument("--validation-rate", type=int, default=500, help="pace of the paced validation scenario")
+    parser.add_argument("--redemption-rate", type=int, default=300, help="pace of the paced redemption scenario")
     parser.add_argument("--only", default="", help="comma-separated scenario numbers to run besides the baseline, "
                                                    "e.g. 1 (validations) for a quick gunicorn sizing run")
     args = parser.parse_args()
@@ -103,26 +106,38 @@ def main() -> None:
             return next(fresh)
 
     counter = itertools.count()
-    # (name, clients, request maker, requests made up front for wrk)
-    scenarios = [
-        ("trivial DRF endpoint (GET /v1/health)", 16, lambda c, n: ("GET", "/v1/health", None), 0),
-        ("validation, unique code, 10-line cart", 16, lambda c, n: ("POST", "/v1/validations", {
-            "redeemables": [{"object": "voucher", "id": codes[next(counter) % len(codes)]}], "order": CART}), 0),
-        ("redemption, unique code, 10-line cart", 16, lambda c, n: ("POST", "/v1/redemptions", {
+
+    def validation(c, n):
+        return "POST", "/v1/validations", {
+            "redeemables": [{"object": "voucher", "id": codes[next(counter) % len(codes)]}], "order": CART}
+
+    def redemption(c, n):
+        return "POST", "/v1/redemptions", {
             "redeemables": [{"object": "voucher", "id": next_code()}], "order": CART,
-            "customer": {"source_id": f"bench-customer-{(n * 16 + c) % CUSTOMERS}"}}), 60_000),
+            "customer": {"source_id": f"bench-customer-{(n * 16 + c) % CUSTOMERS}"}}
+
+    # (name, clients, request maker, requests made up front for wrk, pace in requests/s or 0: back to back)
+    scenarios = [
+        ("trivial DRF endpoint (GET /v1/health)", 16, lambda c, n: ("GET", "/v1/health", None), 0, 0),
+        ("validation, unique code, 10-line cart", 16, validation, 0, 0),
+        ("redemption, unique code, 10-line cart", 16, redemption, 60_000, 0),
         ("redemption, one hot public code", 64, lambda c, n: ("POST", "/v1/redemptions", {
-            "redeemables": [{"object": "voucher", "id": "HOTCODE"}], "order": CART}), 0),
+            "redeemables": [{"object": "voucher", "id": "HOTCODE"}], "order": CART}), 0, 0),
+        (f"validation at {args.validation_rate}/s", 16, validation, 0, args.validation_rate),
+        (f"redemption at {args.redemption_rate}/s", 16, redemption,
+         int(args.seconds * args.redemption_rate * 1.2) + 100, args.redemption_rate),
     ]
     if args.only:
         wanted = {0, *(int(n) for n in args.only.split(","))}
         scenarios = [s for i, s in enumerate(scenarios) if i in wanted]
     results = []
-    load_before = machine_load()
+    load_before, stalls = machine_load(), cpu_stalls()
     with gunicorn(url, workers=args.workers, threads=args.threads, worker_class=args.worker_class) as port:
-        run_load("warm-up", port, 4, 2, scenarios[1][2] if len(scenarios) > 1 else scenarios[0][2], headers)
-        for name, clients, make, bodies in scenarios:
-            results.append(run_load(name, port, clients, args.seconds, make, headers, bodies))
+        run_load("warm-up", port, 4, 2, validation, headers)
+        for name, clients, make, bodies, rate in scenarios:
+            results.append(run_load(name, port, clients, args.seconds, make, headers, bodies, rate))
+            if name.startswith("redemption, one hot"):
+                report_hot_code(results[-1])
     baseline = results[0].rate
     rows = []
     for result in results:
@@ -130,14 +145,11 @@ def main() -> None:
         rows.append([result.name, result.clients, result.count, ok, result.count - ok, f"{result.rate:.0f}",
                      f"{result.percentile(50):.1f}", f"{result.percentile(95):.1f}", f"{result.percentile(99):.1f}",
                      f"{result.rate / baseline:.2f}" if baseline else "-"])
-    print_table(f"Checkout API on PostgreSQL, {args.codes:,} codes, {args.seconds:.0f} s per scenario, "
-                f"gunicorn {args.workers} {args.worker_class} workers x {args.threads} threads, load generator {load_generator()}, "
-                f"load average {load_before} before and {machine_load()} after",
-                ["scenario", "clients", "requests", "200", "other", "req/s", "p50 ms", "p95 ms", "p99 ms",
-                 "x baseline"], rows)
-    if len(results) < 4:
-        return
-    report_hot_code(results[3])
+    print_table(f"Checkout API on PostgreSQL, {args.codes:,} codes, {args.seconds:.0f} s per scenario, gunicorn "
+                f"{args.workers} {args.worker_class or 'balanced gthread'} workers x {args.threads} threads, load "
+                f"generator {load_generator()}, load average {load_before} before and {machine_load()} after; "
+                f"{stalls}", ["scenario", "clients", "requests", "200", "other", "req/s", "p50 ms", "p95 ms", "p99 ms",
+                              "x baseline"], rows)
 
 
 def report_hot_code(result) -> None:

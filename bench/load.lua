@@ -1,6 +1,20 @@
 -- wrk script for the benchmarks (bench/common.py writes the request bodies, one JSON document a line).
 -- Each wrk thread sends its own share of the lines in turn (so unique codes are never sent twice while
 -- lines last), counts answers by status, and done() prints one JSON line for common.py to read.
+-- With a rate (requests/s, all threads together) each thread paces its requests to its share of it: the
+-- clients then behave like checkouts at that load instead of sending back to back.
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+int clock_gettime(int clk_id, bench_timespec *tp);
+]]
+local clock = ffi.new("bench_timespec")
+
+local function now_ms()
+  ffi.C.clock_gettime(1, clock)  -- CLOCK_MONOTONIC
+  return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_nsec) / 1e6
+end
+
 local threads = {}
 
 function setup(thread)
@@ -11,6 +25,9 @@ end
 function init(args)
   local file, nthreads = args[1], tonumber(args[2])
   method, path = args[3], args[4]
+  local rate = tonumber(args[5] or "0")
+  interval = rate > 0 and nthreads * 1000 / rate or 0
+  next_slot = 0
   bodies, statuses, sent = {}, {}, 0
   if file ~= "" then
     local n = 0
@@ -19,6 +36,19 @@ function init(args)
       n = n + 1
     end
   end
+end
+
+function delay()
+  if interval == 0 then
+    return 0
+  end
+  local now = now_ms()
+  if next_slot < now then
+    next_slot = now  -- behind schedule (every connection was busy): no burst to catch up
+  end
+  local wait = next_slot - now
+  next_slot = next_slot + interval
+  return wait
 end
 
 function request()

@@ -13,8 +13,18 @@ MAX_AMOUNT = 10**15
 PUBLIC_ID_RANDOM_LENGTH = 24
 
 
+_ID_SPACE = len(_ALPHABET) ** PUBLIC_ID_RANDOM_LENGTH
+
+
 def new_public_id(prefix: str) -> str:
-    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(PUBLIC_ID_RANDOM_LENGTH))
+    """prefix + 24 characters from [A-Za-z0-9], uniformly random: one draw from the OS's random source for
+    the whole id (a checkout makes several ids; a draw per character was a tenth of its CPU)."""
+    number = secrets.randbelow(_ID_SPACE)
+    characters = []
+    for _ in range(PUBLIC_ID_RANDOM_LENGTH):
+        number, digit = divmod(number, 62)
+        characters.append(_ALPHABET[digit])
+    return prefix + "".join(characters)
 
 
 class PublicIdField(models.CharField):

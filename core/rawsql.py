@@ -137,11 +137,68 @@ class _Step:
     sql: str = ""
     params: list = field(default_factory=list)
     depends: tuple[int, ...] = ()
-    model: type[Model] | None = None
-    fields: list = field(default_factory=list)
+    plan: _Plan | None = None
     rows: list[list] = field(default_factory=list)  # prepared values, Refs left in place
     objs: list[Model] = field(default_factory=list)
     ignore_conflicts: bool = False
+    as_json: bool = False  # rows hold JSON-ready values (PostgreSQL), not database-ready ones
+
+
+@dataclass
+class _Plan:
+    """What an INSERT of a model needs, worked out once per model and database."""
+
+    fields: list
+    table: str
+    columns: str  # quoted, comma-separated
+    pk: str  # quoted primary key column
+    quoted: list[str]  # per field: its quoted column
+    casts: list[str]  # per field: the type to cast one value to (PostgreSQL)
+    # per field: value -> its JSON form (None: as it is), for rows sent as one JSON document (PostgreSQL);
+    # None when a field's type has no JSON form here
+    as_json: list | None
+
+
+_plans: dict[tuple, _Plan] = {}
+
+# Types whose values PostgreSQL's jsonb_populate_record reads back exactly from their JSON form.
+_JSON_AS_IS = {"AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField",
+               "SmallIntegerField", "PositiveIntegerField", "PositiveBigIntegerField", "PositiveSmallIntegerField",
+               "CharField", "TextField", "SlugField", "EmailField", "URLField", "BooleanField", "JSONField"}
+_JSON_ISO = {"DateTimeField", "DateField"}
+
+
+def _iso(value):
+    return None if value is None else value.isoformat()
+
+
+def _json_form(f):
+    target = f.target_field if f.is_relation else f
+    kind = target.get_internal_type()
+    if kind in _JSON_AS_IS and getattr(target, "encoder", None) is None:
+        return None
+    if kind in _JSON_ISO:
+        return _iso
+    raise LookupError(kind)
+
+
+def _plan(model: type[Model], connection) -> _Plan:
+    key = (model, connection.alias)
+    plan = _plans.get(key)
+    if plan is None:
+        quote = connection.ops.quote_name
+        auto = model._meta.auto_field
+        fields = [f for f in model._meta.concrete_fields if f is not auto]
+        try:
+            as_json = [_json_form(f) for f in fields]
+        except LookupError:
+            as_json = None
+        quoted = [quote(f.column) for f in fields]
+        plan = _plans[key] = _Plan(
+            fields=fields, table=quote(model._meta.db_table), columns=", ".join(quoted),
+            pk=quote(model._meta.pk.column), quoted=quoted, casts=[f.cast_db_type(connection) for f in fields],
+            as_json=as_json)
+    return plan
 
 
 def _uniform(values: tuple) -> bool:
@@ -191,22 +248,23 @@ class WriteChain:
         if not objs:
             raise ValueError("Nothing to insert")
         connection = connections[self.using]
-        model = type(objs[0])
-        auto = model._meta.auto_field
-        fields = [f for f in model._meta.concrete_fields if f is not auto]
+        plan = _plan(type(objs[0]), connection)
+        as_json = plan.as_json is not None and connection.vendor == "postgresql"
         rows, depends = [], {when.step} if when is not None else set()
         for obj in objs:
             row = []
-            for f in fields:
+            for f, form in zip(plan.fields, plan.as_json or plan.fields, strict=True):
                 value = f.pre_save(obj, True)
                 if isinstance(value, Ref):
                     depends.add(value.step)
+                elif as_json:
+                    value = f.get_prep_value(value) if form is None else form(value)
                 else:
                     value = f.get_db_prep_save(value, connection)
                 row.append(value)
             rows.append(row)
-        self.steps.append(_Step("insert", depends=tuple(sorted(depends)), model=model, fields=fields, rows=rows,
-                                objs=list(objs), ignore_conflicts=ignore_conflicts))
+        self.steps.append(_Step("insert", depends=tuple(sorted(depends)), plan=plan, rows=rows, objs=list(objs),
+                                ignore_conflicts=ignore_conflicts, as_json=as_json))
         return Ref(len(self.steps) - 1)
 
     def execute(self, sql: str, params: Sequence = (), *, when: Ref | None = None) -> None:
@@ -235,13 +293,12 @@ class WriteChain:
     # -- PostgreSQL: one statement
 
     def _run_as_one(self, connection) -> tuple[dict, dict]:
-        quote = connection.ops.quote_name
         ctes, params, outputs = [], [], []
         for index, step in enumerate(self.steps):
             name = f"w{index}"
             if step.kind == "insert":
-                sql, step_params = self._insert_sql(step, connection, quote)
-                outputs.append((index, f"(SELECT json_agg({quote(step.model._meta.pk.column)}) FROM {name})::text"))
+                sql, step_params = self._insert_sql(step)
+                outputs.append((index, f"(SELECT json_agg({step.plan.pk}) FROM {name})::text"))
             elif step.kind == "execute":
                 sql, step_params = step.sql, step.params
                 if step.depends:
@@ -261,47 +318,47 @@ class WriteChain:
             (selected if self.steps[index].kind == "select" else ids)[index] = decoded
         return ids, selected
 
-    def _insert_sql(self, step: _Step, connection, quote) -> tuple[str, list]:
-        pk_column = {index: quote(self.steps[index].model._meta.pk.column) for index in step.depends}
+    def _insert_sql(self, step: _Step) -> tuple[str, list]:
+        plan = step.plan
         sources = [f"w{d}" for d in step.depends]
         columns = list(zip(*step.rows, strict=True))
-        if len(step.rows) > 1 and all(_uniform(values) for values in columns):
-            # Many rows: one array a column (UNNEST), so the statement's text and its number of parameters
-            # do not grow with the rows (PostgreSQL plans it once, psycopg parses it once).
-            expressions, arrays, params = [], [], []
-            for f, values in zip(step.fields, columns, strict=True):
+        if step.as_json and all(_uniform(values) for values in columns):
+            # The rows as one JSON document read back into the table's row type: one parameter whatever
+            # the number of rows and columns, so the statement's text never changes (PostgreSQL prepares
+            # it once per connection) and psycopg adapts one string instead of every value.
+            expressions, document = [], [{} for _ in step.rows]
+            for name, values in zip(plan.quoted, columns, strict=True):
                 if isinstance(values[0], Ref):
-                    expressions.append(f"w{values[0].step}.{pk_column[values[0].step]}")
-                else:
-                    expressions.append(f"u.c{len(arrays)}")
-                    arrays.append(f"%s::{f.db_type(connection).split('(')[0]}[]")
-                    params.append(list(values))
-            names = ", ".join(f"c{n}" for n in range(len(arrays)))
-            unnest = "UNNEST(" + ", ".join(arrays) + f") AS u({names})"
-            selects = [f"SELECT {', '.join(expressions)} FROM {', '.join([*sources, unnest])}"]
+                    expressions.append(f"w{values[0].step}.{self.steps[values[0].step].plan.pk}")
+                    continue
+                expressions.append(f"u.{name}")
+                key = name.strip('"')
+                for row, value in zip(document, values, strict=True):
+                    row[key] = value
+            function = "jsonb_populate_recordset" if len(step.rows) > 1 else "jsonb_populate_record"
+            source = f"{function}(NULL::{plan.table}, %s::jsonb) AS u"
+            selects = [f"SELECT {', '.join(expressions)} FROM {', '.join([*sources, source])}"]
+            params = [json.dumps(document if len(step.rows) > 1 else document[0], separators=(",", ":"))]
         else:
-            casts = [f.cast_db_type(connection) for f in step.fields]
             source = f" FROM {', '.join(sources)}" if sources else ""
             selects, params = [], []
             for row in step.rows:
                 values = []
-                for value, cast in zip(row, casts, strict=True):
+                for f, value, cast in zip(plan.fields, row, plan.casts, strict=True):
                     if isinstance(value, Ref):
-                        values.append(f"w{value.step}.{pk_column[value.step]}")
+                        values.append(f"w{value.step}.{self.steps[value.step].plan.pk}")
                     else:
                         values.append(f"%s::{cast}")
-                        params.append(value)
+                        params.append(f.get_db_prep_save(value, connections[self.using]) if step.as_json else value)
                 selects.append(f"SELECT {', '.join(values)}{source}")
-        column_names = ", ".join(quote(f.column) for f in step.fields)
-        sql = f"INSERT INTO {quote(step.model._meta.db_table)} ({column_names}) {' UNION ALL '.join(selects)}"
+        sql = f"INSERT INTO {plan.table} ({plan.columns}) {' UNION ALL '.join(selects)}"
         if step.ignore_conflicts:
             sql += " ON CONFLICT DO NOTHING"
-        return sql + f" RETURNING {quote(step.model._meta.pk.column)}", params
+        return sql + f" RETURNING {plan.pk}", params
 
     # -- other databases: one statement after another
 
     def _run_in_turn(self, connection) -> tuple[dict, dict]:
-        quote = connection.ops.quote_name
         ids: dict[int, list[int]] = {}
         selected: dict[int, list[dict]] = {}
         with connection.cursor() as cursor:
@@ -310,13 +367,12 @@ class WriteChain:
                     ids[index] = []
                     continue
                 if step.kind == "insert":
+                    plan = step.plan
                     rows = [[ids[v.step][0] if isinstance(v, Ref) else v for v in row] for row in step.rows]
-                    columns = ", ".join(quote(f.column) for f in step.fields)
-                    marks = ", ".join(["(" + ", ".join(["%s"] * len(step.fields)) + ")"] * len(rows))
+                    marks = ", ".join(["(" + ", ".join(["%s"] * len(plan.fields)) + ")"] * len(rows))
                     conflict = " ON CONFLICT DO NOTHING" if step.ignore_conflicts else ""
-                    cursor.execute(f"INSERT INTO {quote(step.model._meta.db_table)} ({columns}) VALUES {marks}"
-                                   f"{conflict} RETURNING {quote(step.model._meta.pk.column)}",
-                                   [value for row in rows for value in row])
+                    cursor.execute(f"INSERT INTO {plan.table} ({plan.columns}) VALUES {marks}{conflict} "
+                                   f"RETURNING {plan.pk}", [value for row in rows for value in row])
                     ids[index] = [r[0] for r in cursor.fetchall()]
                 elif step.kind == "execute":
                     cursor.execute(step.sql, step.params)
@@ -333,7 +389,7 @@ class WriteChain:
         for obj, pk in zip(step.objs, new_ids, strict=True):
             obj.pk = pk
             obj._state.adding, obj._state.db = False, self.using
-            for f in step.fields:
+            for f in step.plan.fields:
                 value = getattr(obj, f.attname)
                 if isinstance(value, Ref):
                     setattr(obj, f.attname, ids[value.step][0])

@@ -14,6 +14,7 @@ from django.utils import timezone
 from catalog.models import Product, Sku
 from catalog.selectors import CatalogLookup
 from core.errors import InvalidPayload
+from core.rawsql import RowLoader
 from customers.models import Customer, Order
 from promo.discounts import FREE_SHIPPING_PRODUCT, Line, OrderState
 
@@ -75,14 +76,22 @@ def _clean(data: dict | None) -> dict:
     return {k: v for k, v in (data or {}).items() if v is not None}
 
 
+_CUSTOMER_ROWS = RowLoader(Customer)
+
+
 def find_customer(customer_input: dict | None) -> Customer | None:
+    """The live customer the request names (by id, then by source_id), in one precompiled query."""
     data = _clean(customer_input)
-    live = Customer.objects.filter(deleted_at__isnull=True).order_by()
     if data.get("id"):
-        return live.filter(public_id=data["id"]).first() or live.filter(source_id=data["id"]).first()
+        return _customer_where("t0.public_id = %s", data["id"]) or _customer_where("t0.source_id = %s", data["id"])
     if data.get("source_id"):
-        return live.filter(source_id=data["source_id"]).first()
+        return _customer_where("t0.source_id = %s", data["source_id"])
     return None
+
+
+def _customer_where(where: str, value) -> Customer | None:
+    found = _CUSTOMER_ROWS.fetch(f"t0.deleted_at IS NULL AND {where} ORDER BY t0.id", [value], limit=1)
+    return found[0] if found else None
 
 
 def find_order(order_input: dict) -> Order | None:

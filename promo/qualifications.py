@@ -48,10 +48,9 @@ from django.db import connection
 from django.db.models import Q
 
 from core.permissions import current_actor, redeemable_in_scope, resolve_actor
-from core.rawsql import RowLoader
 from customers.models import Customer
 from promo import discounts, presenters
-from promo.context import Context, RedeemableRef, build_context
+from promo.context import Context, RedeemableRef, build_context, find_customer
 from promo.handlers import _VOUCHER_ROWS as WALLET_ROWS
 from promo.models import Campaign, Category, PromotionStack, PromotionTier, Voucher
 from promo.promotion_handlers import HANDLER as TIER_HANDLER
@@ -110,7 +109,7 @@ def qualify(request: dict, *, api_key=None) -> dict:
     QUALIFICATIONS_CACHE_SECONDS for the same caller, customer row and definitions; it is shared: do not
     change it."""
     seconds = getattr(settings, "QUALIFICATIONS_CACHE_SECONDS", 0)
-    customer = _customer(request.get("customer"))
+    customer = find_customer(request.get("customer"))
     key = _result_key(request, customer) if seconds > 0 else None
     if key is not None:
         found = _results.get(key)
@@ -210,24 +209,6 @@ _cached: dict[str, _Definitions] = {}
 RESULTS_KEPT = 1000  # answers kept per process (least recently stored dropped first)
 _results: OrderedDict[str, tuple[float, dict]] = OrderedDict()
 _results_lock = threading.Lock()
-_CUSTOMER_ROWS = RowLoader(Customer)
-
-
-def _customer(customer_input: dict | None) -> Customer | None:
-    """promo.context.find_customer in one precompiled query."""
-    data = {k: v for k, v in (customer_input or {}).items() if v is not None}
-    if data.get("id"):
-        return _customer_where("t0.public_id = %s", data["id"]) or _customer_where("t0.source_id = %s", data["id"])
-    if data.get("source_id"):
-        return _customer_where("t0.source_id = %s", data["source_id"])
-    return None
-
-
-def _customer_where(where: str, value) -> Customer | None:
-    found = _CUSTOMER_ROWS.fetch(f"t0.deleted_at IS NULL AND {where} ORDER BY t0.id", [value], limit=1)
-    return found[0] if found else None
-
-
 def _result_key(request: dict, customer: Customer | None) -> str:
     """The request as sent, who asks (their scope decides what they see), the customer's row as it stands
     and the generation of the tiers and stacks."""

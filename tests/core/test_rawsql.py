@@ -2,7 +2,7 @@
 on SQLite, with the same results on both."""
 
 import pytest
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from core.rawsql import WriteChain
@@ -85,7 +85,7 @@ def test_a_failing_step_leaves_nothing_behind():
     chain = WriteChain()
     ref = chain.insert([_order()])
     chain.insert([OrderItem(order_id=ref, quantity=1, amount=-5)])  # CHECK amount >= 0
-    with pytest.raises(Exception), transaction.atomic():
+    with pytest.raises(IntegrityError), transaction.atomic():
         chain.run()
     assert Order.objects.count() == 0 and OrderItem.objects.count() == 0
 
