@@ -186,6 +186,57 @@ def calculate(state: OrderState, discount: dict, targets: list[Target] | None = 
     return _items(state, kind, effect, discount, targets)
 
 
+def upper_bound(discount: dict | None, total: int, lines: int, units: int) -> int | None:
+    """The most `discount` can take off `total` (the subtotal of `lines` order lines holding `units`
+    units) without calculating it; None when nothing short of calculating tells (see bound_function)."""
+    return bound_function(discount)(total, lines, units)
+
+
+def bound_function(discount: dict | None):
+    """upper_bound for one discount definition, read once: a function (total, lines, units) -> int | None.
+    Lets a "best deals first" search skip what cannot reach the page: a discount never exceeds what it
+    applies to, an AMOUNT never its amount (per line or per unit for the effects that repeat it), a
+    PERCENT never its share plus each line's half-up rounding, nor its amount_limit. None when nothing
+    short of calculating tells (UNIT discounts add items the order does not hold yet)."""
+    kind = (discount or {}).get("type")
+    if not discount or kind == UNIT:
+        return _unknown
+    effect = discount.get("effect")
+    try:
+        if kind == AMOUNT:
+            amount_off = _int(discount.get("amount_off"), "amount_off")
+            if effect == APPLY_TO_ITEMS:
+                return lambda total, lines, units: min(total, amount_off * lines)
+            if effect == APPLY_TO_ITEMS_BY_QUANTITY:
+                return lambda total, lines, units: min(total, amount_off * units)
+            return lambda total, lines, units: min(total, amount_off)
+        if kind == PERCENT:
+            percent = _percent(discount.get("percent_off"))
+            limit = None if discount.get("amount_limit") is None else _int(discount["amount_limit"], "amount_limit")
+            per_line = effect in ITEM_EFFECTS  # item effects round each line half-up
+
+            def percent_bound(total: int, lines: int, units: int) -> int:
+                bound = percent_of(total, percent) + (lines + 1 if per_line else 0)
+                return min(total, bound if limit is None else min(bound, limit))
+
+            return percent_bound
+    except DiscountError:
+        return _nothing  # calculate() refuses it: it qualifies for nothing
+    return _everything
+
+
+def _unknown(total: int, lines: int, units: int) -> None:
+    return None
+
+
+def _nothing(total: int, lines: int, units: int) -> int:
+    return 0
+
+
+def _everything(total: int, lines: int, units: int) -> int:
+    return total
+
+
 # ---------------------------------------------------------------- order level
 
 def _order_level(state: OrderState, kind: str, discount: dict) -> int:

@@ -33,6 +33,7 @@ generation: the same cart asked again within seconds is answered without evaluat
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import threading
@@ -49,16 +50,17 @@ from django.db.models import Q
 
 from core.permissions import current_actor, redeemable_in_scope, resolve_actor
 from customers.models import Customer
-from promo import discounts, presenters
+from promo import bundles, discounts, presenters
 from promo.context import Context, RedeemableRef, build_context, find_customer
 from promo.handlers import _VOUCHER_ROWS as WALLET_ROWS
 from promo.models import Campaign, Category, PromotionStack, PromotionTier, Voucher
 from promo.promotion_handlers import HANDLER as TIER_HANDLER
-from promo.promotion_handlers import rule_targets
+from promo.promotion_handlers import bundle_rules, rule_targets, unit_grants
 from promo.promotions import category_json, definitions_generation
 from promo.registry import Applied, RedeemableError, handler_for
 from promo.stacking import StackingRules, project_stacking_rules
-from promo.targets import matching_lines
+from promo.targets import matching_lines, resolve_targets
+from rules import evaluation
 from rules.conditions import CustomerCondition, LimitCondition, OrderCondition
 from rules.models import ValidationRule, ValidationRuleAssignment
 
@@ -149,13 +151,16 @@ def _qualify(request: dict, customer: Customer | None, api_key) -> dict:
     _prefetch_rules(ctx.scratch["assigned_rules"], [v for v in vouchers if v.has_rules])
     # (created_at, id, evaluate): each candidate is judged alone on the cart as sent, so the order they
     # are judged in changes nothing, and newest first only as many as the page needs are judged at all.
-    candidates: list[tuple[datetime, str, Any]] = []
+    candidates: list[Candidate] = []
     if scenario != "PROMOTION_STACKS":
-        candidates += [(t.created_at, t.public_id, partial(_single, TIER_HANDLER, t, "promotion_tier", t.public_id,
-                                                           ctx, scenario)) for t in tiers]
-        candidates += [(v.created_at, v.code, partial(_single, handler_for(v.type), v, "voucher", v.code, ctx,
-                                                      scenario)) for v in vouchers]
-    candidates += [(s.created_at, s.public_id, partial(_stack, s, members, ctx)) for s, members in stacks]
+        candidates += [Candidate(t.created_at, t.public_id,
+                                 partial(_single, TIER_HANDLER, t, "promotion_tier", t.public_id, ctx, scenario),
+                                 partial(_bound, t, ctx)) for t in tiers]
+        candidates += [Candidate(v.created_at, v.code,
+                                 partial(_single, handler_for(v.type), v, "voucher", v.code, ctx, scenario),
+                                 partial(_bound, v, ctx)) for v in vouchers]
+    candidates += [Candidate(s.created_at, s.public_id, partial(_stack, s, members, ctx),
+                             partial(_stack_bound, members, ctx)) for s, members in stacks]
     page, has_more = _judge(candidates, options)
     expand = set(options.get("expand") or [])
     data = [_qualified_json(q, ctx, stacking, expand) for q in page]
@@ -434,29 +439,167 @@ def _copy(state: discounts.OrderState) -> discounts.OrderState:
 
 # ================================================================ filters, order, pages
 
-def _judge(candidates: list[tuple[datetime, str, Any]], options: dict) -> tuple[list[Qualified], bool]:
+@dataclass
+class Candidate:
+    """A redeemable to judge: `evaluate()` -> Qualified or None; `bound()` -> the most it can be worth on
+    this cart, None when only evaluating tells."""
+
+    created_at: datetime
+    id: str
+    evaluate: Any
+    bound: Any
+
+
+def _judge(candidates: list[Candidate], options: dict) -> tuple[list[Qualified], bool]:
     """The page and whether more follow. DEFAULT (newest first): candidates are judged in that order until
     the page is full and one more qualifies (after `starting_after`: the ones older than it, which is
-    what _page keeps of the sorted list); BEST_DEAL / LEAST_DEAL need every amount: all are judged."""
+    what _page keeps of the sorted list). BEST_DEAL: the most valuable first, until nothing left unjudged
+    can reach the page (_best_deals); LEAST_DEAL and BEST_DEAL pages after the first judge them all."""
     filters = options.get("filters")
     rule = options.get("sorting_rule") or "DEFAULT"
+    if rule == "BEST_DEAL" and options.get("starting_after") is None:
+        return _best_deals(candidates, options)
     if rule != "DEFAULT":
-        found = [q for q in (evaluate() for _c, _i, evaluate in candidates)
-                 if q is not None and _matches_filters(q, filters)]
+        found = [q for q in (c.evaluate() for c in candidates) if q is not None and _matches_filters(q, filters)]
         return _page(_sort(found, rule), options)
     limit = options.get("limit") or DEFAULT_LIMIT
     cursor = options.get("starting_after")
     page: list[Qualified] = []
-    for created_at, _id, evaluate in sorted(candidates, key=lambda c: (c[0], c[1]), reverse=True):
-        if cursor is not None and created_at >= cursor:
+    for candidate in sorted(candidates, key=lambda c: (c.created_at, c.id), reverse=True):
+        if cursor is not None and candidate.created_at >= cursor:
             continue
-        qualified = evaluate()
+        qualified = candidate.evaluate()
         if qualified is None or not _matches_filters(qualified, filters):
             continue
         if len(page) == limit:
             return page, True
         page.append(qualified)
     return page, False
+
+
+def _best_deals(candidates: list[Candidate], options: dict) -> tuple[list[Qualified], bool]:
+    """The first BEST_DEAL page judging as few candidates as it can (branch and bound): in the order of
+    what each could be worth at most, stopping once the page is full, one more qualifies (has_more), and
+    no candidate left could be worth as much as the page's last (equal could still rank before it: ties go
+    to the newest). The page is then exactly the one judging every candidate would give."""
+    filters = options.get("filters")
+    limit = options.get("limit") or DEFAULT_LIMIT
+    bounded = [(c.bound(), c) for c in candidates]
+    bounded.sort(key=lambda pair: -pair[0] if pair[0] is not None else float("-inf"))
+    found: list[Qualified] = []  # in page order: largest amount first, then newest
+    for bound, candidate in bounded:
+        if len(found) > limit and bound is not None:
+            last = found[limit - 1]
+            if bound < last.amount:
+                break
+            if bound == last.amount and (candidate.created_at, candidate.id) < (last.created_at, last.id):
+                continue  # at best a tie, and ties go to the newest
+        qualified = candidate.evaluate()
+        if qualified is None or not _matches_filters(qualified, filters):
+            continue
+        bisect.insort(found, qualified, key=_best_deal_order)
+    return _page(found, options)
+
+
+def _best_deal_order(qualified: Qualified) -> tuple:
+    """BEST_DEAL's order as a sort key: largest amount first, then newest (as _sort orders them)."""
+    return (-qualified.amount, _Descending((qualified.created_at, qualified.id)))
+
+
+class _Descending:
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __lt__(self, other: _Descending) -> bool:
+        return self.value > other.value
+
+    def __eq__(self, other) -> bool:
+        return self.value == other.value
+
+
+def _bound(obj, ctx: Context) -> int | None:
+    """The most a tier's or a code's discount can take off the cart as sent, once per request. How to
+    work it out (_bound_plan) depends only on the definitions: a cached tier keeps its plan."""
+    known = ctx.scratch.setdefault("bounds", {})
+    bound = known.get(id(obj), _UNKNOWN)
+    if bound is _UNKNOWN:
+        plan = obj.__dict__.get("_bound_plan")
+        if plan is None:
+            plan = _bound_plan(obj, ctx)
+            if isinstance(obj, PromotionTier):  # vouchers are read per request; tiers live with the definitions
+                obj.__dict__["_bound_plan"] = plan
+        bound = known[id(obj)] = plan(ctx)
+    return bound
+
+
+_UNKNOWN = object()
+
+
+def _cart(ctx: Context) -> tuple[int, int, int]:
+    """(total, lines, units) of the cart as sent."""
+    cart = ctx.scratch.get("cart_totals")
+    if cart is None:
+        lines = ctx.state.lines
+        cart = ctx.scratch["cart_totals"] = (ctx.state.total_amount, len(lines), sum(ln.quantity for ln in lines))
+    return cart
+
+
+def _lines_cart(ctx: Context, covered: set[int]) -> tuple[int, int, int]:
+    lines = [line for line in ctx.state.lines if line.index in covered]
+    return sum(line.subtotal for line in lines), len(lines), sum(line.quantity for line in lines)
+
+
+def _bound_plan(obj, ctx: Context):
+    """ctx -> the bound (discounts.bound_function) over the lines the discount's applicable_to covers;
+    UNIT: the units it gives away at their price; a bundle price (FIXED): what the bundle's lines cost;
+    another bundle repeats its discount per bundle: the cart's total (PERCENT: its share of it)."""
+    discount = obj.discount
+    if not discount or isinstance(obj, Voucher) and obj.type != Voucher.Type.DISCOUNT_VOUCHER:
+        return lambda ctx: None
+    targets, kind = _targets_of(obj), discount.get("type")
+    bound = discounts.bound_function(discount)
+    spec = bundle_rules(targets, ctx)
+    if spec is not None:
+        if kind == discounts.UNIT:
+            return lambda ctx: None
+        try:
+            items, _limit = bundles.clean(spec)
+        except bundles.BundleError:
+            return lambda ctx: 0  # the tier cannot qualify
+        if kind == discounts.FIXED:
+            return lambda ctx: min(_cart(ctx)[0], _lines_cart(
+                ctx, set().union(*(matching_lines(item, ctx) for item in items)))[0])
+        if kind == discounts.PERCENT:
+            return lambda ctx: bound(*_cart(ctx))
+        return lambda ctx: _cart(ctx)[0]
+    if kind == discounts.UNIT:
+        try:
+            grants = unit_grants(discount, ctx)
+        except (AttributeError, TypeError, ValueError):  # a malformed definition: evaluating it will say why
+            return lambda ctx: None
+        if any(isinstance(g.unit_off, bool) or not isinstance(g.unit_off, int) for g in grants):
+            return lambda ctx: None
+        return lambda ctx: sum(grant.unit_off * max([grant.price or 0, *(
+            line.price for line in ctx.state.lines if line.refers_to(grant.unit_type))]) for grant in grants)
+    included, excluded = evaluation.applicable_to(targets, ctx)
+    if discounts.discount_level(discount) == discounts.ITEM_LEVEL and (included or excluded):
+        def covered_bound(ctx):
+            resolved, _shown, _hidden = resolve_targets(included, excluded, ctx)
+            return bound(*_lines_cart(ctx, set().union(*(target.lines for target in resolved))))
+
+        return covered_bound
+    return lambda ctx: bound(*_cart(ctx))
+
+
+def _stack_bound(members: list[PromotionTier], ctx: Context) -> int | None:
+    """Each tier of a stack takes from what the ones before it left: at most the sum of their bounds on the
+    cart as sent, and never more than the cart."""
+    bounds = [_bound(tier, ctx) for tier in members]
+    if any(bound is None for bound in bounds):
+        return None
+    return min(sum(bounds), ctx.state.total_amount)
 
 
 def _condition_holds(value, conditions: dict) -> bool:

@@ -115,3 +115,25 @@ def test_no_result_cache_when_the_cache_is_off(api, many, settings):
     PromotionTier.objects.filter(pk=many[0].pk).update(active=False)
     assert many[0].public_id in ids(first)
     assert many[0].public_id not in ids(qualify(api, options={"limit": 50}))
+
+
+def test_best_deal_pages_judge_fewer_and_answer_the_same(api, many, monkeypatch):
+    from promo import qualifications
+
+    judged = []
+    single = qualifications._single
+    monkeypatch.setattr(qualifications, "_single", lambda *args: judged.append(args[3]) or single(*args))
+    searched = {}
+    for limit in (1, 2, 3, 5):
+        judged.clear()
+        searched[limit] = qualify(api, options={"limit": limit, "sorting_rule": "BEST_DEAL"})
+        assert len(judged) < 14 + 2  # not every tier and code
+    monkeypatch.setattr(qualifications, "_best_deals", lambda candidates, options: qualifications._page(
+        qualifications._sort([q for q in (c.evaluate() for c in candidates) if q is not None], "BEST_DEAL"),
+        options))
+    for limit, body in searched.items():
+        judged.clear()
+        everything = qualify(api, options={"limit": limit, "sorting_rule": "BEST_DEAL"})
+        assert len(judged) == 14 + 2
+        assert ids(body) == ids(everything) and body["redeemables"]["has_more"] == everything["redeemables"]["has_more"]
+        assert body["redeemables"]["data"] == everything["redeemables"]["data"]
