@@ -11,6 +11,7 @@ clients, and one hot public code at 64 clients. Prints a table; ratios are to th
 import argparse
 import itertools
 import threading
+import time
 
 from common import (
     bench_database_url,
@@ -56,9 +57,19 @@ def seed(codes: int) -> tuple[dict, list[str]]:
     Customer.objects.bulk_create([Customer(source_id=f"bench-customer-{i}", name=f"Customer {i}")
                                   for i in range(CUSTOMERS)])
     issued = services.api_key_create(name="bench")
+    settle()
     unique = list(Voucher.objects.filter(campaign=campaign).exclude(code="HOTCODE")
                   .values_list("code", flat=True)[:200_000])
     return {"X-App-Id": issued.app_id, "X-App-Token": issued.app_token}, unique
+
+
+def settle() -> None:
+    """VACUUM and ANALYZE what the seed wrote, as a database in service would be: otherwise autovacuum
+    works through the million new rows during the first scenarios."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE)")
 
 
 def reuse(codes: int) -> tuple[dict, list[str]]:
@@ -70,6 +81,7 @@ def reuse(codes: int) -> tuple[dict, list[str]]:
     Redemption.objects.filter(children__voucher=hot).delete()
     Voucher.objects.filter(pk=hot.pk).update(redeemed_quantity=0, active=True)
     issued = services.api_key_create(name="bench")
+    settle()
     unique = list(Voucher.objects.filter(redeemed_quantity=0, code__startswith="B")
                   .values_list("code", flat=True)[:200_000])
     return {"X-App-Id": issued.app_id, "X-App-Token": issued.app_token}, unique
@@ -153,21 +165,26 @@ def main() -> None:
 
 
 def report_hot_code(result) -> None:
-    """Exactly the limit taken, one recorded redemption per 200 answer, and the rate while uses lasted
-    (from the first to the last successful redemption's timestamp in the database)."""
+    """The use counter equals the successful redemptions recorded and never passes the limit; every 200 answer
+    is one of them (a few more may have finished after the load generator stopped counting); and the rate
+    while uses lasted (from the first to the last successful redemption's timestamp in the database)."""
     from django.db.models import Max, Min
 
     from promo.models import Redemption, Voucher
 
     hot = Voucher.objects.get(code="HOTCODE")
+    while True:  # requests the load generator stopped waiting for are still being answered: let them finish
+        time.sleep(1)
+        previous, hot = hot.redeemed_quantity, Voucher.objects.get(code="HOTCODE")
+        if hot.redeemed_quantity == previous:
+            break
     hot_ok = result.statuses.get(200, 0)
     succeeded = Redemption.objects.filter(parent__isnull=True, result="SUCCESS", children__voucher=hot)
     successes = succeeded.count()
     span = succeeded.aggregate(first=Min("created_at"), last=Max("created_at"))
-    print(f"\nHot code: limit {HOT_LIMIT}, redeemed_quantity {hot.redeemed_quantity}, 200 answers {hot_ok}, "
-          f"successful redemptions recorded {successes}: "
-          + ("no over-redemption" if hot.redeemed_quantity <= HOT_LIMIT and successes == hot.redeemed_quantity == hot_ok
-             else "MISMATCH"))
+    consistent = successes == hot.redeemed_quantity <= HOT_LIMIT and hot_ok <= successes <= hot_ok + result.clients
+    print(f"\nHot code: limit {HOT_LIMIT}, redeemed_quantity {hot.redeemed_quantity}, successful redemptions recorded "
+          f"{successes}, 200 answers counted {hot_ok}: " + ("no over-redemption" if consistent else "MISMATCH"))
     if successes > 1:
         seconds = (span["last"] - span["first"]).total_seconds()
         print(f"Hot code successful redemptions/s while uses lasted: {successes / seconds:.0f} ({successes} in "

@@ -20,7 +20,18 @@ import itertools
 import json
 import time
 
-from common import bench_database_url, gunicorn, migrate, print_table, recreate_database, run_load, setup_django
+from common import (
+    bench_database_url,
+    cpu_stalls,
+    gunicorn,
+    load_generator,
+    machine_load,
+    migrate,
+    print_table,
+    recreate_database,
+    run_load,
+    setup_django,
+)
 
 TIERS, CAMPAIGNS, STACKS = 200, 10, 10
 CART = {"items": [{"source_id": f"bench-{i}", "related_object": "product", "quantity": 1 + i % 3,
@@ -152,7 +163,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--rate", type=int, default=100, help="pace of the paced scenario (requests/s)")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker")
     args = parser.parse_args()
     url = bench_database_url("promo_bench_quals")
@@ -172,6 +184,7 @@ def main() -> None:
     local = {name: in_process(headers, body) for name, body in bodies.items()}
     results: list = []
     trivial = None
+    load_before, stalls = machine_load(), cpu_stalls()
     with gunicorn(url, workers=args.workers, threads=args.threads) as port:
         warm = bodies["ALL, BEST_DEAL, limit 5"]
         run_load("warm-up", port, 4, 2, lambda c, n: ("POST", "/v1/qualifications", warm), headers)
@@ -185,6 +198,11 @@ def main() -> None:
                 f"qualifications {name}, new cart", port, args.clients, args.seconds,
                 lambda c, n, body=body: ("POST", "/v1/qualifications", new_cart(body, n * args.clients + c)),
                 headers)))
+        best = bodies["ALL, BEST_DEAL, limit 5"]
+        results.append(("ALL, BEST_DEAL, limit 5", "new cart", run_load(
+            f"qualifications ALL, BEST_DEAL, limit 5, new cart, at {args.rate}/s", port, args.clients, args.seconds,
+            lambda c, n: ("POST", "/v1/qualifications", new_cart(best, n * args.clients + c)), headers,
+            rate=args.rate)))
     rows = [[trivial.name, trivial.clients, trivial.count, trivial.statuses.get(200, 0),
              trivial.count - trivial.statuses.get(200, 0), f"{trivial.rate:.0f}", f"{trivial.percentile(50):.1f}",
              f"{trivial.percentile(95):.1f}", f"{trivial.percentile(99):.1f}", "-"]]
@@ -202,7 +220,8 @@ def main() -> None:
                      shown])
     print_table(f"Qualifications on PostgreSQL: {TIERS} active promotion tiers in {CAMPAIGNS} campaigns, {STACKS} "
                 f"stacks, 5 wallet codes, 10-line cart; {args.seconds:.0f} s per scenario, gunicorn {args.workers} "
-                f"workers x {args.threads} threads",
+                f"workers x {args.threads} threads, load generator {load_generator()}, load average {load_before} "
+                f"before and {machine_load()} after; {stalls}",
                 ["scenario", "clients", "requests", "200", "other", "req/s", "p50 ms", "p95 ms", "p99 ms",
                  "in-process CPU ms / queries"], rows)
 
