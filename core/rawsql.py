@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from django.db import connections
 from django.db.models import Model
 
+from core import jsonfast
+
 
 @dataclass
 class _Node:
@@ -338,7 +340,7 @@ class WriteChain:
             function = "jsonb_populate_recordset" if len(step.rows) > 1 else "jsonb_populate_record"
             source = f"{function}(NULL::{plan.table}, %s::jsonb) AS u"
             selects = [f"SELECT {', '.join(expressions)} FROM {', '.join([*sources, source])}"]
-            params = [json.dumps(document if len(step.rows) > 1 else document[0], separators=(",", ":"))]
+            params = [jsonfast.dumps(document if len(step.rows) > 1 else document[0])]
         else:
             source = f" FROM {', '.join(sources)}" if sources else ""
             selects, params = [], []

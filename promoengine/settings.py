@@ -258,7 +258,7 @@ REST_FRAMEWORK = {
         "core.auth.CsrfSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["core.auth.IsApiClientOrStaff"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["core.api.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "core.api.parsers.StrictJSONParser",
         "rest_framework.parsers.MultiPartParser",
