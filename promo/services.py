@@ -226,29 +226,33 @@ def _persist(evaluation: Evaluation, payload: dict) -> dict:
     parent_id = new_public_id("r_")  # a parent redemption names itself as its related object
     parent = Redemption(public_id=parent_id, result=Redemption.Result.SUCCESS, status=Redemption.Status.SUCCEEDED,
                         related_object_type="redemption", related_object_id=parent_id, amount=total, **common)
-    # Counters first, then every row in one statement (core.rawsql.WriteChain): a popular code's row
-    # stays locked from its UPDATE until COMMIT, so only that statement and the COMMIT come after it.
+    # Everything but what the counters take is made first. Then the counters, then every row in one
+    # statement (core.rawsql.WriteChain): a popular code's row stays locked from its UPDATE until COMMIT,
+    # so only that statement and the COMMIT come after it.
+    rows = [(candidate, {
+        "result": Redemption.Result.SUCCESS, "status": Redemption.Status.SUCCEEDED,
+        "related_object_type": candidate.ref.object, "related_object_id": _object_id(candidate),
+        "voucher": candidate.obj if isinstance(candidate.obj, Voucher) else None,
+        "campaign": candidate.handler.campaign(candidate.obj), "amount": candidate.applied.amount,
+        "details": {"redeemable": presenters.redeemable_json(candidate, ctx, common["request_id"]),
+                    "described": candidate.handler.describe(candidate.obj)}, **common})
+        for candidate in evaluation.applicable]
+    activity = None if customer is None else customer_services.customer_activity_row(
+        customer, "customer.redemption.succeeded", {"redemption_id": parent.public_id, "amount": total,
+                                                    "redeemables": [c.ref.id for c in evaluation.applicable]})
     ctx.scratch.update(parent_redemption=parent, order=order)  # handlers' ledgers name what they belong to
     taken_by = []
-    for candidate in evaluation.applicable:
+    for candidate, _fields in rows:
         ctx.scratch["redeeming"] = candidate
-        taken_by.append((candidate, candidate.handler.redeem(candidate.obj, ctx, candidate.ref, candidate.applied)))
+        taken_by.append(candidate.handler.redeem(candidate.obj, ctx, candidate.ref, candidate.applied))
     chain = WriteChain()
     parent_ref = chain.insert([parent])
-    children = [Redemption(
-        parent_id=parent_ref, result=Redemption.Result.SUCCESS, status=Redemption.Status.SUCCEEDED,
-        related_object_type=candidate.ref.object, related_object_id=_object_id(candidate),
-        voucher=candidate.obj if isinstance(candidate.obj, Voucher) else None,
-        campaign=candidate.handler.campaign(candidate.obj), amount=candidate.applied.amount,
-        effect={"kind": candidate.handler.kind, "taken": taken},
-        details={"redeemable": presenters.redeemable_json(candidate, ctx, common["request_id"]),
-                 "described": candidate.handler.describe(candidate.obj)}, **common) for candidate, taken in taken_by]
+    children = [Redemption(parent_id=parent_ref, effect={"kind": candidate.handler.kind, "taken": taken}, **fields)
+                for (candidate, fields), taken in zip(rows, taken_by, strict=True)]
     if children:
         chain.insert(children)
-    if customer is not None:
-        chain.insert([customer_services.customer_activity_row(customer, "customer.redemption.succeeded", {
-            "redemption_id": parent.public_id, "amount": total,
-            "redeemables": [c.ref.id for c in evaluation.applicable]})])
+    if activity is not None:
+        chain.insert([activity])
     chain.run()
     for child in children:
         child.parent = parent
