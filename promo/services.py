@@ -237,22 +237,21 @@ def _persist(evaluation: Evaluation, payload: dict) -> dict:
         "details": {"redeemable": presenters.redeemable_json(candidate, ctx, common["request_id"]),
                     "described": candidate.handler.describe(candidate.obj)}, **common})
         for candidate in evaluation.applicable]
-    activity = None if customer is None else customer_services.customer_activity_row(
-        customer, "customer.redemption.succeeded", {"redemption_id": parent.public_id, "amount": total,
-                                                    "redeemables": [c.ref.id for c in evaluation.applicable]})
+    chain = WriteChain()
+    parent_ref = chain.insert([parent])
+    if customer is not None:
+        chain.insert([customer_services.customer_activity_row(customer, "customer.redemption.succeeded", {
+            "redemption_id": parent.public_id, "amount": total,
+            "redeemables": [c.ref.id for c in evaluation.applicable]})])
     ctx.scratch.update(parent_redemption=parent, order=order)  # handlers' ledgers name what they belong to
     taken_by = []
     for candidate, _fields in rows:
         ctx.scratch["redeeming"] = candidate
         taken_by.append(candidate.handler.redeem(candidate.obj, ctx, candidate.ref, candidate.applied))
-    chain = WriteChain()
-    parent_ref = chain.insert([parent])
     children = [Redemption(parent_id=parent_ref, effect={"kind": candidate.handler.kind, "taken": taken}, **fields)
                 for (candidate, fields), taken in zip(rows, taken_by, strict=True)]
     if children:
         chain.insert(children)
-    if activity is not None:
-        chain.insert([activity])
     chain.run()
     for child in children:
         child.parent = parent
