@@ -12,6 +12,21 @@ def iso(moment) -> str | None:
 
 
 def _item_json(ctx: Context, line, applied: int | None) -> dict:
+    """A new dict each time (with its own product dict), made once per request for each state a line is
+    shown in: qualifications show the same cart for every redeemable, most lines untouched."""
+    key = (line.index, line.quantity, line.price, line.amount, line.discount_amount, line.discount_quantity,
+           line.initial_quantity, line.product_id, line.sku_id, applied)
+    known = ctx.scratch.setdefault("item_json", {})
+    item = known.get(key)
+    if item is None:
+        item = known[key] = _new_item_json(ctx, line, applied)
+    copy = dict(item)
+    if "product" in copy:
+        copy["product"] = dict(copy["product"])
+    return copy
+
+
+def _new_item_json(ctx: Context, line, applied: int | None) -> dict:
     info = ctx.items[line.index] if line.index < len(ctx.items) else None
     item = {"object": "order_item", "quantity": line.quantity, "amount": line.amount,
             "discount_amount": line.discount_amount, "price": line.price, "subtotal_amount": line.subtotal}
@@ -34,7 +49,7 @@ def _item_json(ctx: Context, line, applied: int | None) -> dict:
         if info.metadata:
             item["metadata"] = info.metadata
     if product is not None:
-        item["product"] = _product_json(ctx, product)
+        item["product"] = _product_json(product)
     elif info is not None and info.product_input:
         item["product"] = info.product_input
     if sku is not None:
@@ -44,16 +59,9 @@ def _item_json(ctx: Context, line, applied: int | None) -> dict:
     return item
 
 
-def _product_json(ctx: Context, product) -> dict:
-    """A new dict each time, from the fields read once per request and product (qualifications show the
-    same cart for every redeemable)."""
-    known = ctx.scratch.setdefault("product_json", {})
-    shown = known.get(product.pk)
-    if shown is None or shown[0] is not product:
-        shown = known[product.pk] = (product, {k: v for k, v in {
-            "id": product.public_id, "source_id": product.source_id, "name": product.name or None,
-            "price": product.price, "metadata": product.metadata or None}.items() if v is not None})
-    return dict(shown[1])
+def _product_json(product) -> dict:
+    return {k: v for k, v in {"id": product.public_id, "source_id": product.source_id, "name": product.name or None,
+                              "price": product.price, "metadata": product.metadata or None}.items() if v is not None}
 
 
 def order_json(ctx: Context, state: OrderState, *, applied_order: int, applied_items: dict[int, int] | None,
