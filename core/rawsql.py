@@ -144,6 +144,8 @@ class _Step:
     objs: list[Model] = field(default_factory=list)
     ignore_conflicts: bool = False
     as_json: bool = False  # rows hold JSON-ready values (PostgreSQL), not database-ready ones
+    refs: list[int] = field(default_factory=list)  # positions of the fields that hold a Ref in some row
+    uniform: bool = True  # every row holds the same Ref at each of those positions
 
 
 @dataclass
@@ -155,6 +157,7 @@ class _Plan:
     columns: str  # quoted, comma-separated
     pk: str  # quoted primary key column
     quoted: list[str]  # per field: its quoted column
+    names: list[str]  # per field: its column as a JSON key
     casts: list[str]  # per field: the type to cast one value to (PostgreSQL)
     # per field: value -> its JSON form (None: as it is), for rows sent as one JSON document (PostgreSQL);
     # None when a field's type has no JSON form here
@@ -198,15 +201,10 @@ def _plan(model: type[Model], connection) -> _Plan:
         quoted = [quote(f.column) for f in fields]
         plan = _plans[key] = _Plan(
             fields=fields, table=quote(model._meta.db_table), columns=", ".join(quoted),
-            pk=quote(model._meta.pk.column), quoted=quoted, casts=[f.cast_db_type(connection) for f in fields],
+            pk=quote(model._meta.pk.column), quoted=quoted, names=[f.column for f in fields],
+            casts=[f.cast_db_type(connection) for f in fields],
             as_json=as_json)
     return plan
-
-
-def _uniform(values: tuple) -> bool:
-    """A column UNNEST can carry: plain values in every row, or the same Ref in every row."""
-    refs = {value.step for value in values if isinstance(value, Ref)}
-    return not refs or (len(refs) == 1 and all(isinstance(value, Ref) for value in values))
 
 
 class ChainResult:
@@ -252,21 +250,27 @@ class WriteChain:
         connection = connections[self.using]
         plan = _plan(type(objs[0]), connection)
         as_json = plan.as_json is not None and connection.vendor == "postgresql"
-        rows, depends = [], {when.step} if when is not None else set()
+        rows, depends, refs = [], {when.step} if when is not None else set(), {}
         for obj in objs:
             row = []
-            for f, form in zip(plan.fields, plan.as_json or plan.fields, strict=True):
+            for position, (f, form) in enumerate(zip(plan.fields, plan.as_json or plan.fields, strict=True)):
                 value = f.pre_save(obj, True)
                 if isinstance(value, Ref):
                     depends.add(value.step)
+                    refs.setdefault(position, set()).add(value.step)
                 elif as_json:
                     value = f.get_prep_value(value) if form is None else form(value)
                 else:
                     value = f.get_db_prep_save(value, connection)
                 row.append(value)
             rows.append(row)
+        # Whether every row names the same Ref in the same columns (as an order's items do): then one
+        # document carries the rows and the Ref is a column of the statement.
+        uniform = all(len(steps) == 1 for steps in refs.values()) and all(
+            isinstance(row[position], Ref) for row in rows for position in refs)
         self.steps.append(_Step("insert", depends=tuple(sorted(depends)), plan=plan, rows=rows, objs=list(objs),
-                                ignore_conflicts=ignore_conflicts, as_json=as_json))
+                                ignore_conflicts=ignore_conflicts, as_json=as_json, refs=sorted(refs),
+                                uniform=uniform))
         return Ref(len(self.steps) - 1)
 
     def execute(self, sql: str, params: Sequence = (), *, when: Ref | None = None) -> None:
@@ -323,20 +327,15 @@ class WriteChain:
     def _insert_sql(self, step: _Step) -> tuple[str, list]:
         plan = step.plan
         sources = [f"w{d}" for d in step.depends]
-        columns = list(zip(*step.rows, strict=True))
-        if step.as_json and all(_uniform(values) for values in columns):
+        if step.as_json and step.uniform:
             # The rows as one JSON document read back into the table's row type: one parameter whatever
             # the number of rows and columns, so the statement's text never changes (PostgreSQL prepares
             # it once per connection) and psycopg adapts one string instead of every value.
-            expressions, document = [], [{} for _ in step.rows]
-            for name, values in zip(plan.quoted, columns, strict=True):
-                if isinstance(values[0], Ref):
-                    expressions.append(f"w{values[0].step}.{self.steps[values[0].step].plan.pk}")
-                    continue
-                expressions.append(f"u.{name}")
-                key = name.strip('"')
-                for row, value in zip(document, values, strict=True):
-                    row[key] = value
+            first = step.rows[0]
+            expressions = [f"w{first[n].step}.{self.steps[first[n].step].plan.pk}" if n in step.refs else f"u.{name}"
+                           for n, name in enumerate(plan.quoted)]
+            keys = [(n, plan.names[n]) for n in range(len(plan.fields)) if n not in step.refs]
+            document = [{key: row[n] for n, key in keys} for row in step.rows]
             function = "jsonb_populate_recordset" if len(step.rows) > 1 else "jsonb_populate_record"
             source = f"{function}(NULL::{plan.table}, %s::jsonb) AS u"
             selects = [f"SELECT {', '.join(expressions)} FROM {', '.join([*sources, source])}"]
@@ -388,10 +387,11 @@ class WriteChain:
         """Primary keys onto the inserted instances, and the Refs they held replaced by real keys."""
         if len(new_ids) != len(step.objs):
             return  # skipped or ignored on conflict: the instances stay unsaved
+        held = [step.plan.fields[position].attname for position in step.refs]
         for obj, pk in zip(step.objs, new_ids, strict=True):
             obj.pk = pk
             obj._state.adding, obj._state.db = False, self.using
-            for f in step.plan.fields:
-                value = getattr(obj, f.attname)
+            for attname in held:
+                value = getattr(obj, attname)
                 if isinstance(value, Ref):
-                    setattr(obj, f.attname, ids[value.step][0])
+                    setattr(obj, attname, ids[value.step][0])

@@ -121,3 +121,16 @@ def test_values_arrive_exactly_as_the_orm_would_store_them():
         expected = Order.objects.values(*fields).get(pk=via_orm.pk)
         assert stored == {**expected, "source_id": row["source_id"]}
     assert sorted(map(str, CustomerActivity.objects.values_list("data", flat=True))) == ["[1, 'two']", "a JSON string"]
+
+
+def test_rows_hanging_on_different_steps_go_row_by_row():
+    existing = Order.objects.create(amount=5)
+    chain = WriteChain()
+    first, second = chain.insert([_order()]), chain.insert([_order(amount=2000)])
+    items = [OrderItem(order_id=first, quantity=1, amount=1), OrderItem(order_id=second, quantity=2, amount=2),
+             OrderItem(order_id=existing.pk, quantity=3, amount=3)]
+    chain.insert(items)
+    result = chain.run()
+    orders = [result.ids(first)[0], result.ids(second)[0], existing.pk]
+    assert [item.order_id for item in items] == orders
+    assert [(i.order_id, i.quantity) for i in OrderItem.objects.order_by("quantity")] == list(zip(orders, [1, 2, 3]))
