@@ -133,4 +133,5 @@ def test_rows_hanging_on_different_steps_go_row_by_row():
     result = chain.run()
     orders = [result.ids(first)[0], result.ids(second)[0], existing.pk]
     assert [item.order_id for item in items] == orders
-    assert [(i.order_id, i.quantity) for i in OrderItem.objects.order_by("quantity")] == list(zip(orders, [1, 2, 3]))
+    stored = [(i.order_id, i.quantity) for i in OrderItem.objects.order_by("quantity")]
+    assert stored == list(zip(orders, [1, 2, 3], strict=True))
