@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import BigIntegerField, Case, DateTimeField, F, OuterRef, Q, Subquery, Value, When
+from django.db.models import DateTimeField, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -757,7 +757,7 @@ def _order_write(order_input: OrderInput, existing: Order | None, *, reload: boo
                 Customer.objects.filter(pk=counted_customer).update(**_recomputed_order_dates())
         if counted or "ordered_at" in changed:
             refresh_segments({previous_customer, existing.customer_id}, "orders")
-        _order_activities(existing, created, changed, old_status, customer)
+        _order_activities(existing, changed, old_status, customer)
     return (selectors.order_get(existing.public_id) if reload else existing), created
 
 
@@ -802,8 +802,8 @@ def _order_insert(order_input: OrderInput, customer, referrer) -> tuple[Order, b
 
 
 def _contribution_added_sql(customer_pk: int, amount: int, when: datetime) -> tuple[str, list]:
-    """One counted order added to a customer (as _apply_contribution does with the ORM): last_* move only
-    if it is newer, first_order_date only if it is older; SET sees the row as it was before the UPDATE."""
+    """One counted order added to a customer, in one UPDATE: last_* move only if it is newer,
+    first_order_date only if it is older (SET sees the row as it was before the UPDATE)."""
     ops = connection.ops
     at = ops.adapt_datetimefield_value(when)
     newer = "(last_order_date IS NULL OR last_order_date <= %s)"
@@ -859,17 +859,15 @@ def _order_activity_data(order: Order) -> dict:
                       "amount": order.amount, "total_amount": order.total_amount, "object": "order"}}
 
 
-def _order_activities(order: Order, created: bool, changed: list[str], old_status: str | None,
-                      customer: Customer | None) -> None:
-    if order.customer_id is None or not (created or changed):
+def _order_activities(order: Order, changed: list[str], old_status: str | None, customer: Customer | None) -> None:
+    """The timeline entries of a changed order (a new one's go with its insert: _order_activity_rows)."""
+    if order.customer_id is None or not changed:
         return
     if customer is None or customer.pk != order.customer_id:
         customer = Customer.objects.get(pk=order.customer_id)
     data = _order_activity_data(order)
-    entries = [("customer.order.created", data) if created
-               else ("customer.order.updated", {**data, "changed_fields": sorted(changed)})]
-    status_changed = created or old_status != order.status
-    if status_changed and order.status in ORDER_ACTIVITY_BY_STATUS:
+    entries = [("customer.order.updated", {**data, "changed_fields": sorted(changed)})]
+    if old_status != order.status and order.status in ORDER_ACTIVITY_BY_STATUS:
         entries.append((ORDER_ACTIVITY_BY_STATUS[order.status], data))
     customer_activities_create(customer, entries)
 
@@ -903,7 +901,7 @@ def _fresh_row(order: Order) -> dict:
             "ordered_at": order.ordered_at, "created_at": order.created_at}
 
 
-def order_sync_contribution(order_pk: int, known: dict | None = None) -> bool:
+def order_sync_contribution(order_pk: int) -> bool:
     """Make the customer aggregates reflect this order exactly once; True if this call changed them.
 
     The order records what it added (counted_customer, counted_amount). The move from what it records to
@@ -913,9 +911,9 @@ def order_sync_contribution(order_pk: int, known: dict | None = None) -> bool:
     Other apps call this after changing an order's amounts or discounts (e.g. a redemption).
     """
     for _attempt in range(10):
-        row, known = known or Order.objects.filter(pk=order_pk).values(
+        row = Order.objects.filter(pk=order_pk).values(
             "status", "amount", "discount_amount", "items_discount_amount", "customer_id", "counted_amount",
-            "counted_customer_id", "ordered_at", "created_at").first(), None
+            "counted_customer_id", "ordered_at", "created_at").first()
         if row is None:
             return False
         new_customer, new_amount = _target_contribution(row)
@@ -944,23 +942,8 @@ def _apply_contribution(old_customer, old_amount, new_customer, new_amount, when
                 orders_total_count=F("orders_total_count") - 1,
                 orders_total_amount=F("orders_total_amount") - old_amount, **_recomputed_order_dates())
         else:
-            Customer.objects.filter(pk=pk).update(
-                orders_total_count=F("orders_total_count") + 1,
-                orders_total_amount=F("orders_total_amount") + new_amount, **_added_order_dates(when, new_amount))
-
-
-def _added_order_dates(when: datetime, amount: int) -> dict:
-    """One counted order added: last_* move only if it is newer, first_order_date only if it is older
-    (conditions see the row as it was before this UPDATE, as SQL does)."""
-    newer = Q(last_order_date__isnull=True) | Q(last_order_date__lte=when)
-    older = Q(first_order_date__isnull=True) | Q(first_order_date__gt=when)
-    at = Value(when, output_field=DateTimeField())
-    return {
-        "last_order_date": Case(When(newer, then=at), default=F("last_order_date"), output_field=DateTimeField()),
-        "last_order_amount": Case(When(newer, then=Value(amount)), default=F("last_order_amount"),
-                                  output_field=BigIntegerField()),
-        "first_order_date": Case(When(older, then=at), default=F("first_order_date"), output_field=DateTimeField()),
-    }
+            with connection.cursor() as cursor:
+                cursor.execute(*_contribution_added_sql(pk, new_amount, when))
 
 
 def _recomputed_order_dates() -> dict:

@@ -599,7 +599,7 @@ def _stack_bound(members: list[PromotionTier], ctx: Context) -> int | None:
     bounds = [_bound(tier, ctx) for tier in members]
     if any(bound is None for bound in bounds):
         return None
-    return min(sum(bounds), ctx.state.total_amount)
+    return min(sum(bounds), _cart(ctx)[0])
 
 
 def _condition_holds(value, conditions: dict) -> bool:

@@ -21,7 +21,7 @@ from datetime import UTC
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
-from django.db.models import Exists, F, Max, Min, OuterRef, Q, Value
+from django.db.models import F, Max, Min, Q, Value
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -257,8 +257,8 @@ def refresh_read_sql(customer_pk: int) -> tuple[str, list]:
 
 
 def _segment_from_row(row: dict) -> Segment:
-    """A row of refresh_read_sql as PostgreSQL's json_agg or SQLite's cursor gives it: JSON as text on
-    SQLite, timestamps as text on both, booleans as 0/1 on SQLite."""
+    """A row of refresh_read_sql as a cursor or PostgreSQL's json_agg gives it: JSON possibly as text,
+    timestamps as text in json_agg and on SQLite, booleans as 0/1 on SQLite."""
     def as_json(value):
         return json.loads(value) if isinstance(value, str) else value
 
@@ -278,14 +278,12 @@ def refresh_customer(customer: Customer | int, *, changed: str | None = None, kn
     `known`: the rows of refresh_read_sql(customer) if the caller has read them. Call it inside the
     transaction that made the change."""
     customer_pk = customer if isinstance(customer, int) else customer.pk
-    if known is not None:
-        segments = sorted((_segment_from_row(row) for row in known), key=lambda segment: segment.pk)
-    else:
-        open_stint = SegmentMembership.objects.filter(segment=OuterRef("pk"), customer_id=customer_pk,
-                                                      left_at__isnull=True)
-        segments = list(Segment.objects.filter(type__in=Segment.DYNAMIC_TYPES).order_by("pk")
-                        .annotate(is_member=Exists(open_stint))
-                        .only("pk", "type", "filter", "depends_on", "updated_at", "scheduled_recompute"))
+    if known is None:
+        with connection.cursor() as cursor:
+            cursor.execute(*refresh_read_sql(customer_pk))
+            names = [column[0] for column in cursor.description]
+            known = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    segments = sorted((_segment_from_row(row) for row in known), key=lambda segment: segment.pk)
     relevant = [segment for segment in segments if changed is None or changed in (segment.depends_on or [])]
     if not relevant:
         return
