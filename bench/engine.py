@@ -3,13 +3,15 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python bench/engine.py [--codes 1000000] [--seconds 15]
 
 Creates its own database (promo_bench_engine), loads --codes unique codes into one campaign plus a hot
-public code, and runs gunicorn (3 workers x 4 threads by default) against it. Scenarios: a trivial DRF
-endpoint (the baseline), validations and redemptions of unique codes with 10-line carts at 16
-clients, and one hot public code at 64 clients. Prints a table; ratios are to the baseline.
+public code, and runs gunicorn (as gunicorn.conf.py sizes it: one single-threaded process per core)
+against it. Scenarios: a trivial DRF endpoint (the baseline), validations and redemptions of unique
+codes with 10-line carts at 16 clients, and one hot public code at 64 clients. Prints a table;
+ratios are to the baseline.
 """
 
 import argparse
 import itertools
+import os
 import threading
 import time
 
@@ -95,8 +97,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--codes", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker")
     parser.add_argument("--worker-class", default="", help="gunicorn worker class (default: gunicorn.conf.py's)")
     parser.add_argument("--reuse", action="store_true", help="reuse the database of an earlier run (no re-seeding)")
     parser.add_argument("--validation-rate", type=int, default=500, help="pace of the paced validation scenario")
