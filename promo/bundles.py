@@ -93,6 +93,30 @@ def find(bundle_rules: dict, ctx) -> Bundle:
     return Bundle(quantity=0, limit=limit, missing=missing)
 
 
+def most_worth(items: list[dict], limit: int, discount: dict, matches: list[set[int]],
+               state: discounts.OrderState) -> int | None:
+    """The most `discount` can take for these (cleaned) bundle items on the cart, without allocating units
+    (BEST_DEAL's bound): None when only evaluating tells. `matches`: the lines each item names. A cart
+    holds at most `quantity` bundles, and a bundle's units are worth at most each item's quantity times the
+    dearest unit among its lines; FIXED takes what a bundle is worth above its price, per bundle; AMOUNT
+    with a per-bundle effect its amount per bundle."""
+    lines = state.lines
+    quantity = min(limit, *(sum(lines[i].quantity for i in found) // item["quantity"]
+                            for item, found in zip(items, matches, strict=True)))
+    if quantity <= 0:
+        return 0  # no complete bundle: the tier does not apply
+    kind = discount.get("type")
+    if kind == discounts.FIXED:
+        per_bundle = sum(item["quantity"] * max((-(-lines[i].subtotal // lines[i].quantity)
+                                                 for i in found if lines[i].quantity > 0), default=0)
+                         for item, found in zip(items, matches, strict=True))
+        return quantity * max(0, per_bundle - (discount.get("fixed_amount") or 0))
+    if kind == discounts.AMOUNT and discount.get("effect") in PER_BUNDLE_EFFECTS:
+        amount = discount.get("amount_off")
+        return quantity * amount if isinstance(amount, int) and not isinstance(amount, bool) and amount >= 0 else None
+    return None
+
+
 def _allocate(items: list[dict], matches: list[list[int]], lines, quantity: int):
     """Units per (item, line) for `quantity` bundles, and what is missing for them."""
     used: dict[int, int] = {}

@@ -565,15 +565,20 @@ def _bound_plan(obj, ctx: Context):
         if kind == discounts.UNIT:
             return lambda ctx: None
         try:
-            items, _limit = bundles.clean(spec)
+            items, limit = bundles.clean(spec)
         except bundles.BundleError:
             return lambda ctx: 0  # the tier cannot qualify
-        if kind == discounts.FIXED:
-            return lambda ctx: min(_cart(ctx)[0], _lines_cart(
-                ctx, set().union(*(matching_lines(item, ctx) for item in items)))[0])
-        if kind == discounts.PERCENT:
-            return lambda ctx: bound(*_cart(ctx))
-        return lambda ctx: _cart(ctx)[0]
+        def bundle_bound(ctx):
+            matches = [matching_lines(item, ctx) for item in items]
+            covered = _lines_cart(ctx, set().union(*matches))[0]
+            most = bundles.most_worth(items, limit, discount, matches, ctx.state)
+            if kind == discounts.FIXED:
+                return min(_cart(ctx)[0], covered, most)
+            if kind == discounts.PERCENT:
+                return bound(*_cart(ctx))
+            return _cart(ctx)[0] if most is None else min(_cart(ctx)[0], most)
+
+        return bundle_bound
     if kind == discounts.UNIT:
         try:
             grants = unit_grants(discount, ctx)

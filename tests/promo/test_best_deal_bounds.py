@@ -121,3 +121,42 @@ def test_the_page_is_the_one_judging_everything_gives(worths, limit):
     candidates, _judged = _candidates(shaped)
     page, more = _best_deals(candidates, {"limit": limit})
     assert ([q.id for q in page], more) == _everything(shaped, {"limit": limit})
+
+
+# ---------------------------------------------------------------- the bound of a bundle's discount
+
+@st.composite
+def bundle_cases(draw):
+    products = st.sampled_from(["p0", "p1", "p2"])
+    lines = draw(st.lists(st.tuples(products, st.integers(0, 20_000), st.integers(1, 4)), min_size=1, max_size=6))
+    items = draw(st.lists(st.fixed_dictionaries({"object": st.just("product"), "id": products,
+                                                 "quantity": st.integers(1, 3)}), min_size=1, max_size=3))
+    if draw(st.booleans()):
+        discount = {"type": "FIXED", "fixed_amount": draw(st.integers(0, 30_000))}
+    else:
+        discount = {"type": "AMOUNT", "amount_off": draw(st.integers(0, 30_000)),
+                    "effect": draw(st.sampled_from([None, "APPLY_TO_ORDER", "APPLY_TO_ITEMS_PROPORTIONALLY",
+                                                    "APPLY_TO_ITEMS_PROPORTIONALLY_BY_QUANTITY"]))}
+    return lines, {"items": items, "limit": draw(st.integers(1, 3))}, discount
+
+
+@settings(max_examples=400, deadline=None)
+@given(case=bundle_cases())
+def test_a_bundle_bound_is_never_below_what_the_bundle_takes(case):
+    from types import SimpleNamespace
+
+    from promo import bundles
+    from promo.targets import matching_lines
+
+    lines, spec, discount = case
+    state = OrderState(lines=[Line(index=i, quantity=q, price=p, amount=p * q, product_id=ref)
+                              for i, (ref, p, q) in enumerate(lines)], amount=sum(p * q for _r, p, q in lines))
+    ctx = SimpleNamespace(state=state, scratch={}, items=[
+        SimpleNamespace(product=None, sku=None, related_object="product", source_id=ref) for ref, _p, _q in lines])
+    items, limit = bundles.clean(spec)
+    bound = bundles.most_worth(items, limit, discount, [matching_lines(item, ctx) for item in items], state)
+    assert bound is not None and bound >= 0
+    bundle = bundles.find(spec, ctx)
+    if bundle.quantity:
+        calculated, targets = bundles.discount_for(bundle, discount, None, state)
+        assert bound >= calculate(state, calculated, targets).total

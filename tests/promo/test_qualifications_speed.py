@@ -137,3 +137,40 @@ def test_best_deal_pages_judge_fewer_and_answer_the_same(api, many, monkeypatch)
         assert len(judged) == 14 + 2
         assert ids(body) == ids(everything) and body["redeemables"]["has_more"] == everything["redeemables"]["has_more"]
         assert body["redeemables"]["data"] == everything["redeemables"]["data"]
+
+
+def test_best_deal_pages_with_bundles_judge_fewer_and_answer_the_same(api, monkeypatch):
+    """Bundle prices and per-bundle amounts are bounded by the bundles the cart can hold (promo.bundles.most_worth)."""
+    from promo import qualifications
+
+    campaign = promotion_campaign()
+    Customer.objects.create(source_id="ann")
+    order = cart(line("shirt", 3, 2500), line("socks", 2, 500), line("hat", 1, 1200))
+    pair = {"items": [{"object": "product", "id": "shirt", "quantity": 1},
+                      {"object": "product", "id": "socks", "quantity": 1}]}
+    made = [
+        tier(campaign, "pair at 2000", {"type": "FIXED", "fixed_amount": 2000}, bundle=pair),  # 1000 off
+        tier(campaign, "two pairs at 2200", {"type": "FIXED", "fixed_amount": 2200}, bundle={**pair, "limit": 2}),
+        tier(campaign, "300 per pair", {"type": "AMOUNT", "amount_off": 300}, bundle={**pair, "limit": 3}),
+        tier(campaign, "hat pair", {"type": "FIXED", "fixed_amount": 100},  # no complete bundle
+             bundle={"items": [{"object": "product", "id": "hat", "quantity": 2}]}),
+        tier(campaign, "800 off", {"type": "AMOUNT", "amount_off": 800}),
+        tier(campaign, "5%", {"type": "PERCENT", "percent_off": 5}),
+    ]
+    judged = []
+    single = qualifications._single
+    monkeypatch.setattr(qualifications, "_single", lambda *args: judged.append(args[3]) or single(*args))
+    searched = {}
+    for limit in (1, 2, 3):
+        judged.clear()
+        searched[limit] = qualify(api, order=order, options={"limit": limit, "sorting_rule": "BEST_DEAL"})
+        assert len(judged) < len(made)
+    # 1600 (two pairs: 6000 for 4400), 1000 (a pair: 3000 for 2000), 800, then 600 (two pairs at 300 each)
+    assert [(d["id"], d["order"]["total_applied_discount_amount"]) for d in searched[3]["redeemables"]["data"]] == [
+        (made[1].public_id, 1600), (made[0].public_id, 1000), (made[4].public_id, 800)]
+    monkeypatch.setattr(qualifications, "_best_deals", lambda candidates, options: qualifications._page(
+        qualifications._sort([q for q in (c.evaluate() for c in candidates) if q is not None], "BEST_DEAL"),
+        options))
+    for limit, body in searched.items():
+        everything = qualify(api, order=order, options={"limit": limit, "sorting_rule": "BEST_DEAL"})
+        assert body["redeemables"] == everything["redeemables"]
