@@ -24,11 +24,12 @@ offered, except in AUDIENCE_ONLY. Sorting: DEFAULT newest first, BEST_DEAL / LEA
 applied discount (ties newest first); pages follow `starting_after` (the created_at of the last one).
 With DEFAULT, candidates are judged newest first only until the page is full and one more qualifies;
 only the page is rendered.
-Loaded tiers, stacks and rules are shared for QUALIFICATIONS_CACHE_SECONDS (tier and stack writes
-through promo.promotions refresh them at once), with each tier's rules compiled once (rules.evaluation
-.quick_verdict). On top of that, whole answers are kept for QUALIFICATIONS_CACHE_SECONDS, keyed by the
-request as sent, the caller, the customer's row (id, updated_at, order totals) and the definitions'
-generation: the same cart asked again within seconds is answered without evaluating anything.
+Loaded tiers, stacks and rules are shared (tier and stack writes through promo.promotions refresh them
+at once), with each tier's rules compiled once (rules.evaluation.quick_verdict); every
+QUALIFICATIONS_CACHE_SECONDS one query checks that no row they come from changed in another way.
+On top of that, whole answers are kept for QUALIFICATIONS_CACHE_SECONDS, keyed by the request as sent,
+the caller, the customer's row (id, updated_at, order totals) and the definitions' generation: the same
+cart asked again within seconds is answered without evaluating anything.
 """
 
 from __future__ import annotations
@@ -203,7 +204,8 @@ class _Definitions:
     rules: dict  # rule targets (tuple) -> [(scope, rule)], as rules.evaluation.assigned_rules caches them
     grants: dict  # UNIT grants by discount (promo.promotion_handlers.unit_grants)
     generation: int
-    loaded: float
+    loaded: float  # when last known to match the database (time.monotonic)
+    fingerprint: tuple = ()
     plans: dict = field(default_factory=dict)  # compiled rules by targets (rules.evaluation.quick_verdict)
 
 
@@ -226,21 +228,51 @@ def _result_key(request: dict, customer: Customer | None) -> str:
 
 
 def _definitions(now: datetime) -> _Definitions:
-    """From the per-process cache while it is younger than QUALIFICATIONS_CACHE_SECONDS and no tier or stack
-    was changed through promo.promotions since; else loaded (4 queries)."""
+    """From the per-process cache while no tier or stack was changed through promo.promotions; every
+    QUALIFICATIONS_CACHE_SECONDS the rows they come from are checked with one query (_fingerprint) and
+    loaded again (4 queries, then every tier's rules and bounds worked out anew) only when one changed.
+    A reload costs a busy process tens of milliseconds, which every request queued behind it waits."""
     seconds = getattr(settings, "QUALIFICATIONS_CACHE_SECONDS", 0)
-    generation = definitions_generation() if seconds > 0 else 0
+    if seconds <= 0:
+        return _load_definitions(now, generation=0, fingerprint=())
+    generation = definitions_generation()
     current = _cached.get(connection.alias)
-    if current is not None and current.generation == generation and time.monotonic() - current.loaded < seconds:
-        return current
+    if current is not None and current.generation == generation:
+        if time.monotonic() - current.loaded < seconds:
+            return current
+        fingerprint = _fingerprint()
+        if fingerprint == current.fingerprint:
+            current.loaded = time.monotonic()
+            return current
+    else:
+        fingerprint = _fingerprint()
+    fresh = _cached[connection.alias] = _load_definitions(now, generation, fingerprint)
+    return fresh
+
+
+def _load_definitions(now: datetime, generation: int, fingerprint: tuple) -> _Definitions:
+    loaded = time.monotonic()  # the fingerprint was read before the rows: a write in between reloads again
     tiers = _live_tiers(now)
     rules: dict = {}
     _prefetch_rules(rules, tiers)
-    fresh = _Definitions(tiers=tiers, stacks=_stacks(tiers), rules=rules, grants={}, generation=generation,
-                         loaded=time.monotonic())
-    if seconds > 0:
-        _cached[connection.alias] = fresh
-    return fresh
+    return _Definitions(tiers=tiers, stacks=_stacks(tiers), rules=rules, grants={}, generation=generation,
+                        loaded=loaded, fingerprint=fingerprint)
+
+
+def _fingerprint() -> tuple:
+    """Changes to the rows qualifications load: counts, newest edits and ids of tiers, stacks, promotion
+    campaigns, categories, rules and rule assignments (an edit moves updated_at, a deletion the count, an
+    insertion the largest id)."""
+    quote = connection.ops.quote_name
+    parts = []
+    for model, where in ((PromotionTier, ""), (PromotionStack, ""), (Category, ""), (ValidationRule, ""),
+                         (Campaign, f" WHERE {quote('campaign_type')} = 'PROMOTION'")):
+        parts.append(f"SELECT COUNT(*), MAX({quote('updated_at')}), MAX({quote('id')}) "
+                     f"FROM {quote(model._meta.db_table)}{where}")
+    parts.append(f"SELECT COUNT(*), NULL, MAX({quote('id')}) FROM {quote(ValidationRuleAssignment._meta.db_table)}")
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts))
+        return tuple(cursor.fetchall())
 
 
 def forget_cached() -> None:
@@ -250,12 +282,12 @@ def forget_cached() -> None:
 
 
 def _live_tiers(now: datetime) -> list[PromotionTier]:
-    """Enabled tiers of enabled, live campaigns within their dates; campaigns and categories are loaded once
-    each and shared (not one copy per tier, as a join would make)."""
-    live_window = (Q(start_date__isnull=True) | Q(start_date__lte=now)) & (
-        Q(expiration_date__isnull=True) | Q(expiration_date__gte=now))
-    campaign_window = (Q(campaign__start_date__isnull=True) | Q(campaign__start_date__lte=now)) & (
-        Q(campaign__expiration_date__isnull=True) | Q(campaign__expiration_date__gte=now))
+    """Enabled tiers of enabled, live campaigns not expired yet; campaigns and categories are loaded once each
+    and shared (not one copy per tier, as a join would make). Tiers that start later are loaded too, and
+    the tier handler's check turns them (and those expiring after the load) away by the request's time:
+    the loaded list stays right as time passes."""
+    live_window = Q(expiration_date__isnull=True) | Q(expiration_date__gte=now)
+    campaign_window = Q(campaign__expiration_date__isnull=True) | Q(campaign__expiration_date__gte=now)
     rows = list(PromotionTier.objects.filter(live_window & campaign_window, active=True, campaign__active=True,
                                              campaign__deleted_at__isnull=True).order_by("-created_at", "-id"))
     campaigns = Campaign.objects.select_related("category").in_bulk({t.campaign_id for t in rows})

@@ -223,6 +223,46 @@ def test_products_counts_items_required_by_rules(api):
     assert ids(qualify(api, scenario="PRODUCTS", order=cart(line("shirt", 1, 2500)))) == []
 
 
+def test_cached_definitions_are_checked_against_the_database_and_kept_while_unchanged(api, settings):
+    """Every QUALIFICATIONS_CACHE_SECONDS one query tells whether anything they come from changed outside
+    promo.promotions; unchanged, the loaded tiers (with their compiled rules and bounds) are kept."""
+    import time
+
+    from promo import qualifications
+
+    settings.QUALIFICATIONS_CACHE_SECONDS = 300
+    campaign = promotion_campaign()
+    first = tier(campaign, "first", {"type": "AMOUNT", "amount_off": 100})
+    soon = tier(campaign, "soon", {"type": "AMOUNT", "amount_off": 500},
+                start_date=timezone.now() + timedelta(seconds=1))
+    assert ids(qualify(api)) == [first.public_id]  # loaded, but not started yet
+    loaded = qualifications._cached[connection.alias]
+
+    def expire():
+        qualifications._cached[connection.alias].loaded -= 301
+
+    expire()
+    with CaptureQueriesContext(connection) as captured:
+        qualify(api, order=cart(line("shirt", 3, 2500)))  # another cart: not from the result cache
+    assert qualifications._cached[connection.alias] is loaded  # nothing changed: kept
+    assert sum("COUNT(*)" in q["sql"] for q in captured.captured_queries) == 1
+    time.sleep(max(0.0, (soon.start_date - timezone.now()).total_seconds()) + 0.05)
+    started = qualify(api, order=cart(line("shirt", 6, 2500)))
+    assert ids(started) == [soon.public_id, first.public_id]  # started: no reload needed
+    assert qualifications._cached[connection.alias] is loaded
+    edited = PromotionTier.objects.get(pk=first.pk)
+    edited.name = "renamed"
+    edited.save()  # straight to the database: the generation does not move
+    assert qualifications._cached[connection.alias] is loaded
+    expire()
+    qualify(api, order=cart(line("shirt", 4, 2500)))
+    reloaded = qualifications._cached[connection.alias]
+    assert reloaded is not loaded and {t.name for t in reloaded.tiers} == {"renamed", "soon"}
+    PromotionTier.objects.filter(pk=soon.pk).delete()
+    expire()
+    assert ids(qualify(api, order=cart(line("shirt", 5, 2500)))) == [first.public_id]  # a deletion changes the count
+
+
 def test_cached_definitions_refresh_on_tier_writes(api, settings, django_capture_on_commit_callbacks):
     settings.QUALIFICATIONS_CACHE_SECONDS = 300
     campaign = promotion_campaign()
