@@ -45,10 +45,13 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import connection
 from django.db.models import Q
+from rest_framework.utils.encoders import JSONEncoder
 
+from core import jsonfast
 from core.permissions import current_actor, redeemable_in_scope, resolve_actor
 from customers.models import Customer
 from promo import bundles, discounts, presenters
@@ -109,22 +112,37 @@ class Qualified:
 def qualify(request: dict, *, api_key=None) -> dict:
     """`request` is the parsed body (promo.api.qualifications): customer, order, scenario, options, ...
     The answer comes from the result cache when the same request was answered within
-    QUALIFICATIONS_CACHE_SECONDS for the same caller, customer row and definitions; it is shared: do not
-    change it."""
+    QUALIFICATIONS_CACHE_SECONDS for the same caller, customer row and definitions."""
     seconds = getattr(settings, "QUALIFICATIONS_CACHE_SECONDS", 0)
     customer = find_customer(request.get("customer"))
     key = _result_key(request, customer) if seconds > 0 else None
     if key is not None:
         found = _results.get(key)
         if found is not None and time.monotonic() - found[0] < seconds:
-            return found[1]
+            return orjson.loads(found[1])
     body = _qualify(request, customer, api_key)
     if key is not None:
-        with _results_lock:
-            _results[key] = (time.monotonic(), body)
-            while len(_results) > RESULTS_KEPT:
-                _results.popitem(last=False)
+        _keep_result(key, body, seconds)
     return body
+
+
+def _keep_result(key: str, body: dict, seconds: float) -> None:
+    """Answers are kept as JSON text: as dicts, a thousand 50-redeemable pages were 1.4 million objects that
+    every full garbage collection walked (a second's stall of the process) and 600 MB. The oldest go first,
+    beyond RESULTS_KEPT answers, RESULTS_BYTES or their age."""
+    global _results_bytes
+    try:
+        text = jsonfast.dumps_bytes(body, default=_JSON_DEFAULT)
+    except (orjson.JSONEncodeError, TypeError):
+        return  # something only the API's renderer can write (an integer beyond 64 bits): not kept
+    now = time.monotonic()
+    with _results_lock:
+        previous = _results.pop(key, None)
+        _results_bytes += len(text) - (len(previous[1]) if previous else 0)
+        _results[key] = (now, text)
+        while _results and (len(_results) > RESULTS_KEPT or _results_bytes > RESULTS_BYTES
+                            or now - next(iter(_results.values()))[0] >= seconds):
+            _results_bytes -= len(_results.popitem(last=False)[1][1])
 
 
 def _qualify(request: dict, customer: Customer | None, api_key) -> dict:
@@ -214,7 +232,10 @@ _cached: dict[str, _Definitions] = {}
 # ---------------------------------------------------------------- result cache
 
 RESULTS_KEPT = 1000  # answers kept per process (least recently stored dropped first)
-_results: OrderedDict[str, tuple[float, dict]] = OrderedDict()
+RESULTS_BYTES = 32 * 1024 * 1024  # and at most this much of their JSON
+_results: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+_results_bytes = 0
+_JSON_DEFAULT = JSONEncoder().default  # as the API's renderer encodes what JSON has no type for
 _results_lock = threading.Lock()
 def _result_key(request: dict, customer: Customer | None) -> str:
     """The request as sent, who asks (their scope decides what they see), the customer's row as it stands
@@ -276,9 +297,11 @@ def _fingerprint() -> tuple:
 
 
 def forget_cached() -> None:
+    global _results_bytes
     _cached.clear()
     with _results_lock:
         _results.clear()
+        _results_bytes = 0
 
 
 def _live_tiers(now: datetime) -> list[PromotionTier]:

@@ -174,3 +174,22 @@ def test_best_deal_pages_with_bundles_judge_fewer_and_answer_the_same(api, monke
     for limit, body in searched.items():
         everything = qualify(api, order=order, options={"limit": limit, "sorting_rule": "BEST_DEAL"})
         assert body["redeemables"] == everything["redeemables"]
+
+
+def test_result_cache_keeps_json_within_its_byte_budget(api, many, settings, monkeypatch):
+    """Kept answers are JSON text (no objects for the garbage collector to walk), at most RESULTS_BYTES of
+    it, the oldest dropped first; an answer from the cache is the answer as first given."""
+    from promo import qualifications
+
+    settings.QUALIFICATIONS_CACHE_SECONDS = 300
+    first = qualify(api, options={"limit": 50})
+    assert qualify(api, options={"limit": 50}) == first
+    kept = next(iter(qualifications._results.values()))[1]
+    assert isinstance(kept, bytes) and len(kept) > 1000
+    monkeypatch.setattr(qualifications, "RESULTS_BYTES", len(kept) * 3)
+    for quantity in range(2, 8):
+        qualify(api, options={"limit": 50}, order=cart(line("shirt", quantity, 2500)))
+    assert qualifications._results_bytes == sum(len(text) for _at, text in qualifications._results.values())
+    assert qualifications._results_bytes <= len(kept) * 3 and 1 <= len(qualifications._results) <= 3
+    newest = qualify(api, options={"limit": 50}, order=cart(line("shirt", 7, 2500)))
+    assert newest["order"]["amount"] == 17500
