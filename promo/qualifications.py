@@ -40,18 +40,16 @@ import json
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any
 
-import orjson
 from django.conf import settings
 from django.db import connection
 from django.db.models import Q
-from rest_framework.utils.encoders import JSONEncoder
 
-from core import jsonfast
 from core.permissions import current_actor, redeemable_in_scope, resolve_actor
 from customers.models import Customer
 from promo import bundles, discounts, presenters
@@ -109,32 +107,29 @@ class Qualified:
 
 # ================================================================ entry point
 
-def qualify(request: dict, *, api_key=None) -> dict:
+def qualify(request: dict, *, render: Callable[[dict], bytes], api_key=None) -> bytes:
     """`request` is the parsed body (promo.api.qualifications): customer, order, scenario, options, ...
-    The answer comes from the result cache when the same request was answered within
-    QUALIFICATIONS_CACHE_SECONDS for the same caller, customer row and definitions."""
+    The answer as JSON, written by `render` (the API's renderer). It comes from the result cache when the
+    same request was answered within QUALIFICATIONS_CACHE_SECONDS for the same caller, customer row and
+    definitions: kept as the bytes sent, a cached answer costs no decoding or encoding."""
     seconds = getattr(settings, "QUALIFICATIONS_CACHE_SECONDS", 0)
     customer = find_customer(request.get("customer"))
     key = _result_key(request, customer) if seconds > 0 else None
     if key is not None:
         found = _results.get(key)
         if found is not None and time.monotonic() - found[0] < seconds:
-            return orjson.loads(found[1])
-    body = _qualify(request, customer, api_key)
+            return found[1]
+    text = render(_qualify(request, customer, api_key))
     if key is not None:
-        _keep_result(key, body, seconds)
-    return body
+        _keep_result(key, text, seconds)
+    return text
 
 
-def _keep_result(key: str, body: dict, seconds: float) -> None:
+def _keep_result(key: str, text: bytes, seconds: float) -> None:
     """Answers are kept as JSON text: as dicts, a thousand 50-redeemable pages were 1.4 million objects that
-    every full garbage collection walked (a second's stall of the process) and 600 MB. The oldest go first,
+    every full garbage collection walked (a second's stall of the process) and 800 MB. The oldest go first,
     beyond RESULTS_KEPT answers, RESULTS_BYTES or their age."""
     global _results_bytes
-    try:
-        text = jsonfast.dumps_bytes(body, default=_JSON_DEFAULT)
-    except (orjson.JSONEncodeError, TypeError):
-        return  # something only the API's renderer can write (an integer beyond 64 bits): not kept
     now = time.monotonic()
     with _results_lock:
         previous = _results.pop(key, None)
@@ -235,7 +230,6 @@ RESULTS_KEPT = 1000  # answers kept per process (least recently stored dropped f
 RESULTS_BYTES = 32 * 1024 * 1024  # and at most this much of their JSON
 _results: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
 _results_bytes = 0
-_JSON_DEFAULT = JSONEncoder().default  # as the API's renderer encodes what JSON has no type for
 _results_lock = threading.Lock()
 def _result_key(request: dict, customer: Customer | None) -> str:
     """The request as sent, who asks (their scope decides what they see), the customer's row as it stands

@@ -12,10 +12,21 @@ from rest_framework.utils.encoders import JSONEncoder
 from core.jsonfast import dumps_bytes
 
 
+class Rendered:
+    """An answer this renderer already wrote (a cache kept its bytes): sent as it is."""
+
+    __slots__ = ("content",)
+
+    def __init__(self, content: bytes):
+        self.content = content
+
+
 class JSONRenderer(renderers.JSONRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if data is None:
             return b""
+        if isinstance(data, Rendered):
+            return data.content
         if self.get_indent(accepted_media_type, renderer_context or {}) is None:
             try:
                 rendered = dumps_bytes(data, default=_DRF_DEFAULT)

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.fields import LooseDictField, StrictCharField, StrictIntegerField
+from core.api.renderers import JSONRenderer, Rendered
 from core.errors import InvalidPayload
 from promo import qualifications
 from promo.api.payload import _customer, _Errors, _object, _order, _session, _text
@@ -133,4 +134,8 @@ class QualificationsView(APIView):
                                                                "Body` shape; amounts in minor units."),
                               400: OpenApiResponse(OpenApiTypes.OBJECT, description="Error")})
     def post(self, request):
-        return Response(qualifications.qualify(parse_qualification_request(request.data), api_key=request.auth))
+        parsed = parse_qualification_request(request.data)
+        return Response(Rendered(qualifications.qualify(parsed, render=_RENDERER.render, api_key=request.auth)))
+
+
+_RENDERER = JSONRenderer()  # compact: the answer every client gets (the browsable API is not offered here)
