@@ -159,6 +159,7 @@ def _qualify(request: dict, customer: Customer | None, api_key) -> dict:
     vouchers = [v for v in _wallet(ctx) if redeemable_in_scope(v)] if scenario not in ("PROMOTION_STACKS",) else []
     ctx.scratch["assigned_rules"] = dict(definitions.rules) if definitions else {}
     ctx.scratch["unit_grants"] = definitions.grants if definitions else {}
+    ctx.scratch["bound_plans"] = definitions.bound_plans if definitions else {}
     for voucher in vouchers:
         if not voucher.has_rules:  # known from the wallet's query: no rules query for them
             ctx.scratch["assigned_rules"][tuple(_targets_of(voucher))] = []
@@ -220,6 +221,7 @@ class _Definitions:
     loaded: float  # when last known to match the database (time.monotonic)
     fingerprint: tuple = ()
     plans: dict = field(default_factory=dict)  # compiled rules by targets (rules.evaluation.quick_verdict)
+    bound_plans: dict = field(default_factory=dict)  # BEST_DEAL's bound plans by discount and targets (_bound)
 
 
 _cached: dict[str, _Definitions] = {}
@@ -569,18 +571,34 @@ class _Descending:
 
 
 def _bound(obj, ctx: Context) -> int | None:
-    """The most a tier's or a code's discount can take off the cart as sent, once per request. How to
-    work it out (_bound_plan) depends only on the definitions: a cached tier keeps its plan."""
+    """The most a tier's or a code's discount can take off the cart as sent. How to work it out
+    (_bound_plan) depends only on the definitions: a cached tier keeps its plan, and tiers with the same
+    discount and targets (10% off for several audiences) share one, worked out once per request."""
+    plan = obj.__dict__.get("_bound_plan")
+    if plan is None:
+        plan = _shared_plan(obj, ctx)
+        if isinstance(obj, PromotionTier):  # vouchers are read per request; tiers live with the definitions
+            obj.__dict__["_bound_plan"] = plan
     known = ctx.scratch.setdefault("bounds", {})
-    bound = known.get(id(obj), _UNKNOWN)
+    bound = known.get(plan, _UNKNOWN)
     if bound is _UNKNOWN:
-        plan = obj.__dict__.get("_bound_plan")
-        if plan is None:
-            plan = _bound_plan(obj, ctx)
-            if isinstance(obj, PromotionTier):  # vouchers are read per request; tiers live with the definitions
-                obj.__dict__["_bound_plan"] = plan
-        bound = known[id(obj)] = plan(ctx)
+        bound = known[plan] = plan(ctx)
     return bound
+
+
+def _shared_plan(obj, ctx: Context):
+    """The plan of every redeemable with this discount and these targets (what _bound_plan reads)."""
+    targets = _targets_of(obj)
+    included, excluded = evaluation.applicable_to(targets, ctx)
+    key = json.dumps([type(obj).__name__, getattr(obj, "type", None), obj.discount, bundle_rules(targets, ctx),
+                      included, excluded], sort_keys=True, default=str)
+    # Tiers' plans live with the definitions; codes are read per request (their discounts are unbounded in
+    # number: a CS "sorry" coupon each), so theirs live with the request.
+    plans = ctx.scratch.setdefault("bound_plans" if isinstance(obj, PromotionTier) else "code_bound_plans", {})
+    plan = plans.get(key)
+    if plan is None:
+        plan = plans[key] = _bound_plan(obj, ctx)
+    return plan
 
 
 _UNKNOWN = object()

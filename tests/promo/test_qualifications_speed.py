@@ -195,3 +195,20 @@ def test_result_cache_keeps_json_within_its_byte_budget(api, many, settings, mon
     assert qualifications._results_bytes <= len(kept) * 3 and 1 <= len(qualifications._results) <= 3
     newest = qualify(api, options={"limit": 50}, order=cart(line("shirt", 7, 2500)))
     assert newest["order"]["amount"] == 17500
+
+
+def test_tiers_share_a_bound_only_with_the_same_discount_and_targets(api, settings):
+    from promo import qualifications
+
+    settings.QUALIFICATIONS_CACHE_SECONDS = 300
+    campaign = promotion_campaign()
+    ten = {"type": "PERCENT", "percent_off": 10, "effect": "APPLY_TO_ITEMS"}
+    made = [tier(campaign, "10% socks", ten, applicable_to=[{"object": "product", "id": "socks"}]),
+            tier(campaign, "10% shirts", ten, applicable_to=[{"object": "product", "id": "shirt"}]),
+            tier(campaign, "10% shirts for PL", ten, applicable_to=[{"object": "product", "id": "shirt"}],
+                 rules=[{"name": "customer.address.country", "conditions": {"$in": ["PL"]}}])]
+    Customer.objects.create(source_id="ann", address_country="PL")
+    body = qualify(api, options={"limit": 2, "sorting_rule": "BEST_DEAL"})
+    assert ids(body) == [made[2].public_id, made[1].public_id] and body["redeemables"]["has_more"] is True
+    plans = {t.public_id: t.__dict__["_bound_plan"] for t in qualifications._cached[connection.alias].tiers}
+    assert plans[made[1].public_id] is plans[made[2].public_id] is not plans[made[0].public_id]
