@@ -302,6 +302,13 @@ def redeemable_in_scope(obj, actor=_UNSET) -> bool:
     return False
 
 
+def sees_every_campaign(actor=_UNSET) -> bool:
+    """True when redeemable_in_scope would say yes to everything (the system, a key without categories):
+    callers filtering long lists can skip asking."""
+    kind, principal = resolve_actor(current_actor() if actor is _UNSET else actor)
+    return kind == "system" or kind == "key" and key_category_ids(principal) is None
+
+
 def reset_cached_access(user) -> None:
     """Forget a user's cached grants (after they change within one request or test)."""
     for attr in ("_object_access", "_perm_cache", "_user_perm_cache", "_group_perm_cache"):

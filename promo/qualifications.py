@@ -50,7 +50,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 
-from core.permissions import current_actor, redeemable_in_scope, resolve_actor
+from core.permissions import current_actor, redeemable_in_scope, resolve_actor, sees_every_campaign
 from customers.models import Customer
 from promo import bundles, discounts, presenters
 from promo.context import Context, RedeemableRef, build_context, find_customer
@@ -153,8 +153,9 @@ def _qualify(request: dict, customer: Customer | None, api_key) -> dict:
     ctx.scratch["rule_plans"] = definitions.plans if definitions else {}
     # Only what the caller's API key (or user) may see: other categories' campaigns do not exist for it.
     visible: dict[int, bool] = {}  # by campaign: the scope depends on the campaign's category only
-    tiers = [t for t in definitions.tiers if _in_scope(t.campaign, visible)] if definitions else []
-    stacks = [(s, members) for s, members in definitions.stacks if _in_scope(s.campaign, visible)] \
+    everything = sees_every_campaign()
+    tiers = [t for t in definitions.tiers if everything or _in_scope(t.campaign, visible)] if definitions else []
+    stacks = [(s, members) for s, members in definitions.stacks if everything or _in_scope(s.campaign, visible)] \
         if definitions and scenario in ("ALL", "AUDIENCE_ONLY", "PROMOTION_STACKS") else []
     vouchers = [v for v in _wallet(ctx) if redeemable_in_scope(v)] if scenario not in ("PROMOTION_STACKS",) else []
     ctx.scratch["assigned_rules"] = dict(definitions.rules) if definitions else {}

@@ -277,3 +277,25 @@ def test_cached_definitions_refresh_on_tier_writes(api, settings, django_capture
     with django_capture_on_commit_callbacks(execute=True):
         api.post(f"/v1/promotions/tiers/{first.public_id}/disable")
     assert first.public_id not in ids(qualify(api, options={"limit": 50}))
+
+
+def test_a_key_limited_to_categories_sees_only_their_tiers_stacks_and_codes(api):
+    from core import services
+    from tests.conftest import JsonClient
+
+    food, toys = CategoryFactory(name="food"), CategoryFactory(name="toys")
+    ann = Customer.objects.create(source_id="ann")
+    in_food = promotion_campaign("Food", category=food)
+    in_toys = promotion_campaign("Toys", category=toys)
+    soup = tier(in_food, "soup", {"type": "AMOUNT", "amount_off": 100})
+    lego = tier(in_toys, "lego", {"type": "AMOUNT", "amount_off": 200})
+    pair = stack(in_toys, "toys pair", [lego, tier(in_toys, "dolls", {"type": "AMOUNT", "amount_off": 50})])
+    code = VoucherFactory(code="FOOD-ANN", holder=ann, discount={"type": "AMOUNT", "amount_off": 70})
+    code.campaign.category = food
+    code.campaign.save()
+    everything = set(ids(qualify(api, customer={"source_id": "ann"}, options={"limit": 50})))
+    assert {soup.public_id, lego.public_id, pair.public_id, "FOOD-ANN"} <= everything
+    issued = services.api_key_create(name="food only", categories=[food])
+    food_only = JsonClient({"X-App-Id": issued.app_id, "X-App-Token": issued.app_token})
+    seen = set(ids(qualify(food_only, customer={"source_id": "ann"}, options={"limit": 50})))
+    assert seen == {soup.public_id, "FOOD-ANN"}
