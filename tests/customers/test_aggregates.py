@@ -110,3 +110,25 @@ def test_a_stale_claim_changes_nothing():
     stale = Order.objects.filter(pk=order.pk, counted_amount=None).update(counted_amount=1000)
     assert stale == 0
     assert totals(customer)[:2] == (1, 1000)
+
+
+@pytest.mark.postgres
+def test_a_counted_order_updates_its_customer_in_place():
+    """The aggregates' UPDATE changes no indexed column and finds room in the row's page, so PostgreSQL
+    writes it without an entry in each of the customer table's indexes (a HOT update)."""
+    from django.db import connection
+
+    customer = CustomerFactory()
+
+    def updates() -> tuple[int, int]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = %s",
+                           [Customer._meta.db_table])
+            return cursor.fetchone()
+
+    before = updates()
+    for n in range(3):
+        send(f"hot-{n}", customer, when=JAN + timedelta(days=n))
+    after = updates()
+    assert after[0] - before[0] >= 3 and after[1] - before[1] == after[0] - before[0]
+    assert totals(customer)[:2] == (3, 3000)
