@@ -158,6 +158,8 @@ def _qualify(request: dict, customer: Customer | None, api_key) -> dict:
     stacks = [(s, members) for s, members in definitions.stacks if everything or _in_scope(s.campaign, visible)] \
         if definitions and scenario in ("ALL", "AUDIENCE_ONLY", "PROMOTION_STACKS") else []
     vouchers = [v for v in _wallet(ctx) if redeemable_in_scope(v)] if scenario not in ("PROMOTION_STACKS",) else []
+    if scenario.startswith("PRODUCTS_DISCOUNT"):  # only item-level discounts can qualify (_for_products)
+        tiers, vouchers = [t for t in tiers if _item_level(t)], [v for v in vouchers if _item_level(v)]
     ctx.scratch["assigned_rules"] = dict(definitions.rules) if definitions else {}
     ctx.scratch["unit_grants"] = definitions.grants if definitions else {}
     ctx.scratch["bound_plans"] = definitions.bound_plans if definitions else {}
@@ -422,6 +424,10 @@ def _single(handler, obj, kind: str, ref_id: str, ctx: Context, scenario: str) -
                      amount=applied.effect.total if applied else 0)
 
 
+def _item_level(obj) -> bool:
+    return discounts.discount_level(getattr(obj, "discount", None)) == discounts.ITEM_LEVEL
+
+
 def _gives_nothing(applied: Applied | None, ctx: Context) -> bool:
     return (applied is not None and ctx.has_order and applied.effect.is_empty
             and all(key == "discount" for key in applied.result))
@@ -434,7 +440,7 @@ def _for_products(obj, applied: Applied | None, ctx: Context, scenario: str) -> 
     if applied is None:
         return False
     effect = applied.effect
-    item_level = discounts.discount_level(getattr(obj, "discount", None)) == discounts.ITEM_LEVEL
+    item_level = _item_level(obj)
     if scenario.startswith("PRODUCTS_DISCOUNT"):
         return item_level and bool(effect.item_discounts or effect.added_units or effect.new_lines)
     if item_level and (not applied.applicable_to and ctx.state.lines

@@ -212,3 +212,15 @@ def test_tiers_share_a_bound_only_with_the_same_discount_and_targets(api, settin
     assert ids(body) == [made[2].public_id, made[1].public_id] and body["redeemables"]["has_more"] is True
     plans = {t.public_id: t.__dict__["_bound_plan"] for t in qualifications._cached[connection.alias].tiers}
     assert plans[made[1].public_id] is plans[made[2].public_id] is not plans[made[0].public_id]
+
+
+def test_products_discount_scenarios_judge_only_item_level_discounts(api, many, monkeypatch):
+    from promo import qualifications
+
+    judged = []
+    single = qualifications._single
+    monkeypatch.setattr(qualifications, "_single", lambda *args: judged.append(args[1]) or single(*args))
+    body = qualify(api, scenario="PRODUCTS_DISCOUNT_BY_CUSTOMER", options={"limit": 50})
+    assert judged and all(qualifications._item_level(obj) for obj in judged)
+    item_level = [t.public_id for t in many[:14] if qualifications._item_level(t)]
+    assert set(ids(body)) <= set(item_level)
