@@ -16,8 +16,9 @@ bind = os.environ.get("BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 # on the CPU and ~0.2 ms in PostgreSQL), and threads of one process take turns on one interpreter lock:
 # a thread back from the database waits up to 5 ms for it, several times a request. Measured on 2 cores
 # with PostgreSQL beside the server, 16 clients: validation p99 106 ms with 3 processes x 4 threads, 34 ms
-# with 2 x 1, at 20% more requests per second (docs/benchmarks.md). With PostgreSQL on another machine
-# a process waits on the network between statements: 2 processes per core then keep the cores busy.
+# with 2 x 1, at a quarter more requests per second (docs/benchmarks.md). With PostgreSQL on another
+# machine a process waits on the network between statements: 2 processes per core may then keep the cores
+# busier (measure before changing).
 workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count())
 threads = int(os.environ.get("WEB_THREADS") or 1)
 # gthread that shares keep-alive connections fairly between the processes (see the module)

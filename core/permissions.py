@@ -286,14 +286,11 @@ def redeemable_in_scope(obj, actor=_UNSET) -> bool:
 
     Costs no query for keys without categories (the common case) and none for keys with categories
     (their category ids are cached with the key) when the voucher's campaign and category are loaded."""
-    actor = current_actor() if actor is _UNSET else actor
-    kind, principal = resolve_actor(actor)
-    if kind == "system":
+    kind, principal = resolve_actor(current_actor() if actor is _UNSET else actor)
+    if _sees_everything(kind, principal):
         return True
     if kind == "key":
         allowed = key_category_ids(principal)
-        if allowed is None:
-            return True
         campaign = obj if obj._meta.label == CAMPAIGN_MODEL else getattr(obj, "campaign", None)
         category_id = campaign.category_id if campaign is not None else getattr(obj, "category_id", None)
         return category_id in allowed
@@ -305,7 +302,10 @@ def redeemable_in_scope(obj, actor=_UNSET) -> bool:
 def sees_every_campaign(actor=_UNSET) -> bool:
     """True when redeemable_in_scope would say yes to everything (the system, a key without categories):
     callers filtering long lists can skip asking."""
-    kind, principal = resolve_actor(current_actor() if actor is _UNSET else actor)
+    return _sees_everything(*resolve_actor(current_actor() if actor is _UNSET else actor))
+
+
+def _sees_everything(kind: str, principal) -> bool:
     return kind == "system" or kind == "key" and key_category_ids(principal) is None
 
 

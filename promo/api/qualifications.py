@@ -120,6 +120,9 @@ def parse_qualification_request(data) -> dict:
     return result
 
 
+_RENDERER = JSONRenderer()  # compact: the answer every client gets (the browsable API is not offered here)
+
+
 class QualificationsView(APIView):
     redemption_scope = True  # read-only, but checkouts call it with their redemption keys
 
@@ -136,6 +139,3 @@ class QualificationsView(APIView):
     def post(self, request):
         parsed = parse_qualification_request(request.data)
         return Response(Rendered(qualifications.qualify(parsed, render=_RENDERER.render, api_key=request.auth)))
-
-
-_RENDERER = JSONRenderer()  # compact: the answer every client gets (the browsable API is not offered here)
