@@ -8,6 +8,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.views import exception_handler as drf_default_handler
@@ -123,6 +124,8 @@ def api_exception_handler(exc, context):
         return _as_drf(error_body(404, "not_found", "Resource not found", str(exc) or "Resource not found"), 404)
     if isinstance(exc, PermissionDenied):
         return _as_drf(error_body(403, "forbidden", "Forbidden"), 403)
+    if is_out_of_range(exc):
+        return _as_drf(error_body(400, *_OUT_OF_RANGE), 400)
     for cls, (status, key, message) in _DRF_KEYS.items():
         if isinstance(exc, cls):
             detail = exc.detail if isinstance(exc.detail, str) else "; ".join(_flatten_validation(exc.detail))
@@ -139,6 +142,18 @@ def api_exception_handler(exc, context):
     return None  # unexpected: the middleware logs it and answers 500 in the same format
 
 
+_OUT_OF_RANGE = ("value_out_of_range", "Value out of range",
+                 "A number is larger than the engine can hold: a total would pass 9,223,372,036,854,775,807 "
+                 "minor units. Nothing was changed.")
+
+
+def is_out_of_range(exc: Exception) -> bool:
+    """PostgreSQL refused an arithmetic result that a 64-bit column cannot hold (SQLSTATE 22003): amounts
+    are bounded one by one at the door, but a total of many (a balance topped up again and again) can still
+    pass 2**63. The statement failed, so nothing was written; the client gets a 400, not a 500."""
+    return isinstance(exc, DataError) and getattr(exc.__cause__, "sqlstate", None) == "22003"
+
+
 def response_for_unhandled(exc: Exception) -> JsonResponse:
     """Django-level errors on /v1 paths (outside DRF views or raised while reading the body)."""
     if isinstance(exc, RequestDataTooBig):
@@ -147,6 +162,8 @@ def response_for_unhandled(exc: Exception) -> JsonResponse:
         return error_response(400, "bad_request", "Bad request", str(exc))
     if isinstance(exc, Http404):
         return error_response(404, "not_found", "Resource not found", str(exc))
+    if is_out_of_range(exc):
+        return error_response(400, *_OUT_OF_RANGE)
     logger.exception("Unhandled error on API path")
     return error_response(500, "internal_error", "Internal server error",
                           "The error was logged; quote the request_id when reporting it.")

@@ -25,7 +25,7 @@ class Customer(TimeStampedModel):
     # every counted order updates them, and an update that changes no indexed column is written in
     # place (PostgreSQL's HOT update, with the free space migration 0005 leaves in each page) instead
     # of adding an entry to each of the table's 17 indexes. Segments read them by ranges of ids.
-    orders_total_count = models.PositiveIntegerField(default=0)
+    orders_total_count = models.PositiveBigIntegerField(default=0)
     orders_total_amount = models.BigIntegerField(default=0)
     last_order_amount = models.BigIntegerField(null=True, blank=True)
     last_order_date = models.DateTimeField(null=True, blank=True)
@@ -120,12 +120,12 @@ class OrderItem(models.Model):
     source_id = models.CharField(max_length=255, blank=True)
     product = models.ForeignKey("catalog.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     sku = models.ForeignKey("catalog.Sku", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    quantity = models.PositiveIntegerField(default=1)
+    quantity = models.PositiveBigIntegerField(default=1)
     price = models.BigIntegerField(null=True, blank=True)
     amount = models.BigIntegerField(default=0)
     discount_amount = models.BigIntegerField(default=0)
     applied_discount_amount = models.BigIntegerField(default=0)
-    discount_quantity = models.PositiveIntegerField(default=0)
+    discount_quantity = models.PositiveBigIntegerField(default=0)
     metadata = models.JSONField(default=dict, blank=True)
     # Name/price/metadata as sent with the order, so history survives catalog changes.
     product_snapshot = models.JSONField(default=dict, blank=True)

@@ -164,9 +164,9 @@ class Voucher(TimeStampedModel):
     is_referral_code = models.BooleanField(default=False)
     # Redemption limit (null: unlimited). `locked_quantity` are uses reserved by validation
     # sessions; both counters change only through conditional UPDATEs.
-    redemption_quantity = models.PositiveIntegerField(null=True, blank=True)
-    redeemed_quantity = models.PositiveIntegerField(default=0)
-    locked_quantity = models.PositiveIntegerField(default=0)
+    redemption_quantity = models.PositiveBigIntegerField(null=True, blank=True)
+    redeemed_quantity = models.PositiveBigIntegerField(default=0)
+    locked_quantity = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -307,8 +307,8 @@ class PromotionTier(TimeStampedModel):
     validity_day_of_week = models.JSONField(null=True, blank=True)
     validity_hours = models.JSONField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
-    redemption_quantity = models.PositiveIntegerField(null=True, blank=True)
-    redeemed_quantity = models.PositiveIntegerField(default=0)
+    redemption_quantity = models.PositiveBigIntegerField(null=True, blank=True)
+    redeemed_quantity = models.PositiveBigIntegerField(default=0)
     discounted_amount = models.BigIntegerField(default=0)  # sum of discounts given, minor units
     orders_amount = models.BigIntegerField(default=0)  # sum of the redeemed orders' totals, minor units
 

@@ -111,7 +111,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several threads (live test server, inline tasks) share the file: wait instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DB_PREPARED_STATEMENTS", True):
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend with integer parameters that never wrap at 32 bits (core/db/postgresql/base.py says why).
+    DATABASES["default"]["ENGINE"] = "core.db.postgresql"
+if DATABASES["default"]["ENGINE"] == "core.db.postgresql" and env_bool("DB_PREPARED_STATEMENTS", True):
     # Parameters travel apart from the SQL (server-side binding), so psycopg prepares the statements a
     # connection runs again and again (every checkout's reads and writes): PostgreSQL parses and plans them
     # once per connection instead of once per request. Turn off (DB_PREPARED_STATEMENTS=0) behind a pooler
