@@ -42,6 +42,26 @@ class RequestIdMiddleware:
         return response
 
 
+class OpsEndpointsMiddleware:
+    """Answers /healthz, /readyz and /metrics before the rest of the stack (core/health.py says why): no
+    session, no authentication, no Host check, no HTTPS redirect, no rate limit, and they are not counted in
+    the request metrics (a load balancer calling every second would drown the checkout's figures)."""
+
+    def __init__(self, get_response):
+        from core import health, metrics
+
+        self.get_response = get_response
+        self.views = {"/healthz": health.healthz, "/readyz": health.readyz, "/metrics": metrics.metrics_view}
+
+    def __call__(self, request):
+        view = self.views.get(request.path_info)
+        if view is None:
+            return self.get_response(request)
+        if request.method not in ("GET", "HEAD"):
+            return error_response(405, "method_not_allowed", "Method not allowed")
+        return view(request)
+
+
 class ActorMiddleware:
     """Makes the session user the acting principal of the request (services and the restriction point
     read it from core.context); the API's key authentication replaces it with the key. The previous

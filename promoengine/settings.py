@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "guardian",
     "import_export",
     "django_celery_beat",
+    "django_prometheus",
     "core",
     "catalog",
     "customers",
@@ -69,6 +70,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
+    # /healthz, /readyz and /metrics are answered here, before everything below (core/health.py says why).
+    "core.middleware.OpsEndpointsMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.ApiErrorMiddleware",
@@ -79,6 +83,7 @@ MIDDLEWARE = [
     "core.middleware.ActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "promoengine.urls"
@@ -254,6 +259,16 @@ WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5)
 # Plain-http endpoints on localhost (a receiver on the developer's machine, tests); https is required otherwise.
 WEBHOOK_ALLOW_HTTP_LOCALHOST = env_bool("WEBHOOK_ALLOW_HTTP_LOCALHOST", DEBUG)
+
+# Operations (docs/production.md): readiness, metrics.
+# /readyz keeps its "every migration applied" answer this many seconds per process.
+READYZ_MIGRATIONS_CACHE_SECONDS = env_int("READYZ_MIGRATIONS_CACHE_SECONDS", 10)
+# /metrics answers a `Authorization: Bearer <METRICS_TOKEN>` request, or one from METRICS_ALLOWED_IPS
+# (addresses or networks, e.g. "10.0.0.0/8"; the TCP peer: behind a proxy on this host, use the token).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1" if DEBUG else "")
+METRICS_CELERY_QUEUES = env_list("METRICS_CELERY_QUEUES", "celery")  # queues whose length /metrics reports
+PROMETHEUS_EXPORT_MIGRATIONS = False  # django-prometheus would query the database at start-up
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
