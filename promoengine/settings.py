@@ -13,6 +13,8 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from core.logging import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -309,18 +311,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "core.logging.RequestIdFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # A refused code or a bad request is an answer to the client (and a redemption attempt is a row), not an
-    # incident: django.request logs 5xx only unless LOG_CLIENT_ERRORS=1.
-    "loggers": {"django.server": {"level": "WARNING"},
-                "django.request": {"level": "WARNING" if env_bool("LOG_CLIENT_ERRORS", False) else "ERROR"}},
-}
+# Logs: one line per record with the request id, as text or JSON (LOG_FORMAT=json; core/logging.py).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
+LOGGING = logging_config(LOG_FORMAT, os.environ.get("LOG_LEVEL", "INFO"),
+                         client_errors=env_bool("LOG_CLIENT_ERRORS", False))
+# A Celery worker logs through the same configuration (otherwise it replaces the root logger's handlers).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT == "text"
 
 # Production hardening: on whenever DEBUG is off.
 if not DEBUG:
