@@ -5,11 +5,15 @@ environment variables below. Figures behind the defaults: docs/benchmarks.md.
     WEB_CONCURRENCY   worker processes (default: 1 per CPU core)
     WEB_THREADS       threads per worker (default: 1)
     PORT / BIND       where to listen (default: 0.0.0.0:8000)
+    PROMETHEUS_MULTIPROC_DIR  where the worker processes write their metrics (default: a new temporary
+                      directory per start); /metrics adds them up (docs/production.md#metrics)
 """
 
 import gc
 import multiprocessing
 import os
+import tempfile
+from pathlib import Path
 
 bind = os.environ.get("BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 # One single-threaded process per core. A checkout request is mostly Python (a validation spends ~1.7 ms
@@ -26,6 +30,27 @@ worker_class = "promoengine.gunicorn_worker.BalancedThreadWorker"
 timeout = 30
 keepalive = 5  # seconds an idle keep-alive connection (a checkout's SDK, a load balancer) is kept
 backlog = 2048
+
+# Metrics: every worker process counts its own requests, so /metrics (answered by whichever process gets the
+# scrape) must read all of them. prometheus_client's multi-process mode does that: each process writes its
+# counters to files in this directory, set here before the application is imported so every worker inherits
+# it; a Celery worker on the same host given the same directory adds its task failures.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="promoengine-metrics-")
+
+
+def on_starting(server):
+    """The files are not cleared here: a Celery worker sharing the directory keeps writing to its own, and
+    the files of ended processes keep their counts in the sums (counters never go back). A directory set by
+    PROMETHEUS_MULTIPROC_DIR is best on a tmpfs (/run/...), emptied at boot."""
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server, worker):
+    """A worker process ended: its live gauges go; its counters stay in the sums."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def post_worker_init(worker):

@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from core import audit
+from core import audit, metrics
 from core.errors import Conflict, InvalidPayload
 from core.fields import new_public_id
 from distribution import events, signing
@@ -271,7 +271,9 @@ def delivery_attempt(delivery_id: int) -> WebhookDelivery | None:
                       last_error="")
     elif attempt >= max_attempts():
         result.update(status=WebhookDelivery.Status.FAILED, next_attempt_at=None)
+        metrics.webhook_delivery_failed(gave_up=True)
     else:
+        metrics.webhook_delivery_failed(gave_up=False)
         logger.info("Webhook %s to %s failed (attempt %s): %s", delivery.event_id, endpoint.url, attempt, error)
     # Only the claimer of this attempt writes its outcome.
     WebhookDelivery.objects.filter(pk=delivery.pk, attempts=attempt).update(**result)

@@ -8,6 +8,7 @@ import secrets
 
 from django.db import transaction
 
+from core import metrics
 from core.context import current_request_id
 from core.errors import ApiError, InvalidPayload, NotFound
 from core.fields import new_public_id
@@ -44,6 +45,8 @@ def validate(payload: dict, *, api_key=None) -> dict:
     ctx, rules = _context(payload, api_key)
     evaluation = evaluate(ctx, rules)
     session = _lock_session(evaluation) if ctx.session and evaluation.valid else None
+    valid = evaluation.valid
+    metrics.validation(valid, None if valid else _failure_key(evaluation))
     return presenters.validation_json(evaluation, validation_id=new_public_id("valid_"),
                                       request_id=current_request_id(), session=session)
 
@@ -119,7 +122,9 @@ def redeem(payload: dict, *, api_key=None) -> dict:
             evaluation = evaluate(ctx, rules)
             if not evaluation.valid:
                 raise _Refused(evaluation)
-            return _persist(evaluation, payload)
+            response = _persist(evaluation, payload)
+        metrics.redemption(True)  # after its transaction
+        return response
     except _Refused as refused:
         _record_failure(refused.evaluation, payload)
         raise _failure(refused.evaluation)
@@ -274,8 +279,7 @@ def _record_failure(evaluation: Evaluation, payload: dict) -> None:
     with transaction.atomic():
         parent_id = new_public_id("r_")
         parent = Redemption.objects.create(public_id=parent_id, related_object_type="redemption",
-                                           related_object_id=parent_id,
-                                           failure_code=error.key if error else "redemption_failed",
+                                           related_object_id=parent_id, failure_code=_failure_key(evaluation),
                                            failure_message=error.details if error else "", **common)
         for candidate in evaluation.candidates:
             reason = candidate.error
@@ -288,6 +292,13 @@ def _record_failure(evaluation: Evaluation, payload: dict) -> None:
                 campaign=candidate.handler.campaign(candidate.obj) if candidate.obj is not None else None,
                 failure_code=code, failure_message=message, **common)
     ctx.scratch["failed_redemption_id"] = parent.public_id
+    metrics.redemption(False, parent.failure_code)
+
+
+def _failure_key(evaluation: Evaluation) -> str:
+    """A refused attempt's failure code: its first redeemable error's key."""
+    error = evaluation.first_error()
+    return error.key if error else "redemption_failed"
 
 
 # ---------------------------------------------------------------- rollback
