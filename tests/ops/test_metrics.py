@@ -111,3 +111,23 @@ def test_a_broker_that_does_not_answer_is_reported_not_raised(client, broker, se
     families = _families(response)
     assert families["promoengine_celery_broker_up"].samples[0].value == 0
     assert "promoengine_celery_queue_length" not in families
+
+
+def test_every_metric_in_the_sample_alerts_exists(broker, client):
+    """docs/ops/alerts.yml names only metrics this project exports (a typo would never fire)."""
+    import re
+    from pathlib import Path
+
+    import yaml
+    from prometheus_client import REGISTRY
+
+    from core.metrics import _live
+
+    client.get("/healthz")  # the request middleware, built at the first request, declares its metrics
+    rules = yaml.safe_load((Path(__file__).resolve().parents[2] / "docs/ops/alerts.yml").read_text())
+    expressions = [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
+    referenced = {name for expr in expressions for name in re.findall(r"\b((?:promoengine|django)_[a-z_]+)", expr)}
+    families = [*REGISTRY.collect(), *_live.collect()]
+    exported = {family.name + suffix for family in families for suffix in ("", "_total", "_bucket", "_sum", "_count")}
+    assert referenced <= exported, referenced - exported
+    assert len(expressions) >= 10
