@@ -38,6 +38,12 @@ backlog = 2048
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="promoengine-metrics-")
 
+# LOG_FORMAT=json: gunicorn's own lines are JSON objects too, like the application's (core/logging.py).
+if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
+    from core.logging import gunicorn_logconfig
+
+    logconfig_dict = gunicorn_logconfig(os.environ.get("LOG_LEVEL", "INFO"))
+
 
 def on_starting(server):
     """The files are not cleared here: a Celery worker sharing the directory keeps writing to its own, and

@@ -47,3 +47,11 @@ def logging_config(log_format: str, level: str, *, client_errors: bool) -> dict:
         "loggers": {"django.server": {"level": "WARNING"},
                     "django.request": {"level": "WARNING" if client_errors else "ERROR"}},
     }
+
+
+def gunicorn_logconfig(level: str) -> dict:
+    """gunicorn's own lines (start, worker boots and exits, its errors) in the same JSON (gunicorn.conf.py)."""
+    config = logging_config("json", level, client_errors=False)
+    config["loggers"] |= {name: {"handlers": ["console"], "level": "INFO", "propagate": False}
+                          for name in ("gunicorn.error", "gunicorn.access")}
+    return config

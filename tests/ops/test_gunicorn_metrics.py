@@ -1,7 +1,9 @@
 """In a real gunicorn with the project's gunicorn.conf.py and two worker processes, /metrics adds up the
-requests of both (prometheus_client's multi-process mode), whichever process answers the scrape."""
+requests of both (prometheus_client's multi-process mode), whichever process answers the scrape; with
+LOG_FORMAT=json gunicorn's own lines are JSON too."""
 
 import http.client
+import json
 import os
 import subprocess
 import sys
@@ -19,11 +21,12 @@ REQUESTS = 30
 def django_server(tmp_path):
     port = _free_port()
     env = {**os.environ, "WEB_CONCURRENCY": "2", "BIND": f"127.0.0.1:{port}", "METRICS_TOKEN": "t",
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}"}
+           "LOG_FORMAT": "json", "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # gunicorn.conf.py makes one, here under TMPDIR
     env["TMPDIR"] = str(tmp_path)
+    log = (tmp_path / "gunicorn.log").open("w")
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "promoengine.wsgi"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=log, stderr=log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -34,6 +37,7 @@ def django_server(tmp_path):
     yield port
     process.terminate()
     process.wait(timeout=20)
+    log.close()
 
 
 def _get(port: int, path: str, headers: dict | None = None) -> tuple[int, str]:
@@ -57,3 +61,10 @@ def test_metrics_add_up_every_worker_process(django_server):
                        for sample in family.samples
                        if sample.labels == {"method": "GET", "status": "200", "view": "core.api.views.HealthView"})
         assert answered == REQUESTS
+
+
+def test_gunicorn_lines_are_json(django_server, tmp_path):
+    lines = (tmp_path / "gunicorn.log").read_text().splitlines()
+    booted = [json.loads(line) for line in lines if "Booting worker" in line]
+    assert len(booted) == 2, lines
+    assert booted[0]["logger"] == "gunicorn.error" and booted[0]["request_id"] == "-"
