@@ -64,3 +64,33 @@ def test_unknown_log_format_is_refused():
 
     with pytest.raises(ImproperlyConfigured):
         logging_config("xml", "INFO", client_errors=False)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Customer alice.smith+promo@example.co.uk joined", "Customer a***@example.co.uk joined"),
+    ("call +44 20 7946 0123 or +1 212-555-0142.", "call +*** (phone) or +*** (phone)."),
+    ("US number (212) 555-0142 and 212.555.0142", "US number +*** (phone) and +*** (phone)"),
+    # what must stay: times, dates, amounts, ids, request ids, versions, ports
+    ("2026-12-08 10:14:03,512 amount 1000000 r_0a1b2c3d4e5f v-3f2a9c 127.0.0.1:8000 celery@vm",
+     "2026-12-08 10:14:03,512 amount 1000000 r_0a1b2c3d4e5f v-3f2a9c 127.0.0.1:8000 celery@vm"),
+])
+def test_personal_data_is_masked(text, expected):
+    from core.logging import mask_personal_data
+
+    assert mask_personal_data(text) == expected
+
+
+def test_log_lines_carry_no_email_or_phone(capsys, configure_logging):
+    configure_logging("json")
+    logger = logging.getLogger("customers.test")
+    logger.warning("Upserted %s (%s)", "alice@example.com", "+1 212-555-0142", extra={"email": "alice@example.com"})
+    try:
+        raise ValueError("duplicate key (email)=(alice@example.com)")
+    except ValueError:
+        logger.exception("Import of bob@example.org failed")
+    lines = _lines(capsys)
+    assert not any("alice@" in line or "bob@" in line or "555-0142" in line for line in lines), lines
+    first, second = (json.loads(line) for line in lines)
+    assert first["message"] == "Upserted a***@example.com (+*** (phone))" and first["email"] == "***"
+    assert second["message"] == "Import of b***@example.org failed"
+    assert "ValueError: duplicate key (email)=(a***@example.com)" in second["exc_info"]
