@@ -315,8 +315,9 @@ SPECTACULAR_SETTINGS = {
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
 LOGGING = logging_config(LOG_FORMAT, os.environ.get("LOG_LEVEL", "INFO"),
                          client_errors=env_bool("LOG_CLIENT_ERRORS", False))
-# A Celery worker logs through the same configuration (otherwise it replaces the root logger's handlers).
-CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT == "text"
+# A Celery worker logs through the same configuration: request ids, masking, JSON (by default Celery would
+# replace the root logger's handlers with its own).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Production hardening: on whenever DEBUG is off.
 if not DEBUG:
