@@ -190,6 +190,7 @@ def test_integers_in_expressions_are_never_wrapped(value):
     assert Campaign.objects.filter(pk=counter.pk).exists()
 
 
+@pytest.mark.postgres
 def test_a_value_beyond_64_bits_is_refused_by_the_database_not_wrapped():
     from django.db import DataError, transaction
 
