@@ -492,7 +492,7 @@ def giftcard_batch_csv(request, action_id: str):
     from giftcards import selectors as giftcard_selectors
 
     action = _batch_or_404(request, action_id)
-    response = StreamingHttpResponse(giftcard_selectors.batch_csv(action.public_id),
+    response = StreamingHttpResponse(giftcard_selectors.batch_csv(action),
                                      content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{action.public_id}-gift-cards.csv"'
     return response

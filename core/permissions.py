@@ -25,6 +25,7 @@ Models are declared by label (core must not import promo): `register_scoped_mode
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
 from operator import or_
@@ -60,14 +61,23 @@ class ScopedModel:
 
     `campaign`: lookup to the campaign ("pk" for the campaign itself); `category`: lookup to the row's own
     category, used when it has no campaign (standalone vouchers). A row with a campaign is in its
-    campaign's category."""
+    campaign's category. Rows that span several categories (a stacked redemption, a validation rule
+    assigned to many campaigns) give `within(pks)`: rows wholly inside those categories, and `touching(pks)`:
+    rows with any part in them (for denials). Rows that belong to whoever made them rather than to a
+    category (async actions) give `owner`: (API key field, user field); a key or user limited to categories
+    sees only its own."""
 
     campaign: str | None = None
     category: str | None = None
     is_category: bool = False
+    within: Callable[[list[int]], Q] | None = None
+    touching: Callable[[list[int]], Q] | None = None
+    owner: tuple[str, str] | None = None
 
     def in_categories(self, pks) -> Q:
         pks = sorted(pks)
+        if self.within is not None:
+            return self.within(pks)
         if self.is_category:
             return Q(pk__in=pks)
         if self.campaign == "pk":
@@ -80,6 +90,9 @@ class ScopedModel:
                          else Q(**{f"{self.category}__in": pks}))
         return reduce(or_, parts) if parts else Q(pk__in=[])
 
+    def in_any_of(self, pks) -> Q:
+        return self.touching(sorted(pks)) if self.touching is not None else self.in_categories(pks)
+
     def in_campaigns(self, pks) -> Q | None:
         if not self.campaign or not pks:
             return None
@@ -90,14 +103,27 @@ _SCOPED: dict[str, ScopedModel] = {
     CATEGORY_MODEL: ScopedModel(is_category=True),
     CAMPAIGN_MODEL: ScopedModel(campaign="pk", category="category"),
     "promo.Voucher": ScopedModel(campaign="campaign", category="category"),
-    "promo.Redemption": ScopedModel(campaign="campaign", category="voucher__category"),
+    "core.AsyncAction": ScopedModel(owner=("api_key", "user")),
 }
 
 
-def register_scoped_model(label: str, *, campaign: str | None = None, category: str | None = None) -> None:
+def register_scoped_model(label: str, *, campaign: str | None = None, category: str | None = None,
+                          within: Callable[[list[int]], Q] | None = None,
+                          touching: Callable[[list[int]], Q] | None = None) -> None:
     """Declare that rows of `label` ("app.Model") belong to a campaign and/or a category (gift cards,
-    loyalty cards, promotion tiers ...), so restrict() scopes them like campaigns."""
-    _SCOPED[label] = ScopedModel(campaign=campaign, category=category)
+    loyalty cards, promotion tiers ...), so restrict() scopes them like campaigns. Rows spanning several
+    categories give `within` (and `touching`) instead: see ScopedModel."""
+    _SCOPED[label] = ScopedModel(campaign=campaign, category=category, within=within, touching=touching)
+
+
+def scoped_model(label: str) -> ScopedModel | None:
+    """How `label` is scoped, or None when its rows belong to no category (customers, products ...)."""
+    return _SCOPED.get(label)
+
+
+def in_categories(label: str, pks) -> Q:
+    """The rows of `label` wholly inside these categories (for scoping rules of other models)."""
+    return _SCOPED[label].in_categories(pks)
 
 
 # ---------------------------------------------------------------- actors
@@ -199,9 +225,13 @@ def restrict(queryset: QuerySet, actor=_UNSET, action: str | None = None) -> Que
         categories = key_category_ids(principal)
         if spec is None or categories is None:
             return queryset
+        if spec.owner is not None:
+            return queryset.filter(**{spec.owner[0]: principal})
         return queryset.filter(spec.in_categories(categories))
     if principal.is_superuser:
         return queryset
+    if spec is not None and spec.owner is not None:
+        return queryset.filter(**{spec.owner[1]: principal}) if user_access(principal).scoped else queryset
     allowed = principal.has_perm(model_perm(queryset.model, action))
     if spec is None:
         return queryset if allowed else queryset.none()
@@ -214,7 +244,7 @@ def restrict(queryset: QuerySet, actor=_UNSET, action: str | None = None) -> Que
         if access.scoped:
             base = spec.in_categories(access.read if action == "view" else access.write)
         if access.denied:
-            outside = ~spec.in_categories(access.denied)
+            outside = ~spec.in_any_of(access.denied)
             base = outside if base is None else base & outside
         conditions.append(base)
     granted = spec.in_campaigns(access.campaigns.get(action, ()))
@@ -303,6 +333,18 @@ def sees_every_campaign(actor=_UNSET) -> bool:
     """True when redeemable_in_scope would say yes to everything (the system, a key without categories):
     callers filtering long lists can skip asking."""
     return _sees_everything(*resolve_actor(current_actor() if actor is _UNSET else actor))
+
+
+def limited_to_categories(actor=_UNSET) -> bool:
+    """True for a key limited to categories and a staff user scoped to categories or denied some: callers that
+    must not tell them about rows of other categories (e.g. that a code is taken) word their answers for it."""
+    kind, principal = resolve_actor(current_actor() if actor is _UNSET else actor)
+    if kind == "key":
+        return key_category_ids(principal) is not None
+    if kind == "user" and not principal.is_superuser:
+        access = user_access(principal)
+        return access.scoped or bool(access.denied)
+    return False
 
 
 def _sees_everything(kind: str, principal) -> bool:

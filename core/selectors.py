@@ -2,10 +2,12 @@ from django.db.models import QuerySet
 
 from core.errors import NotFound
 from core.models import AsyncAction, MetadataSchema
+from core.permissions import restrict
 
 
 def async_action_list() -> QuerySet[AsyncAction]:
-    return AsyncAction.objects.defer("attachment", "payload").order_by("-created_at", "-id")
+    """A key limited to categories sees the actions it started; other keys and staff see all (core.permissions)."""
+    return restrict(AsyncAction.objects.defer("attachment", "payload"), action="view").order_by("-created_at", "-id")
 
 
 def async_action_get(public_id: str) -> AsyncAction:

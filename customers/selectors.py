@@ -9,6 +9,7 @@ from datetime import datetime
 from django.db.models import F, Prefetch, Q, QuerySet
 
 from core.errors import NotFound
+from core.permissions import restrict
 from customers.models import (
     Consent,
     Customer,
@@ -162,7 +163,8 @@ def customer_referral_summaries(customers: list[Customer]) -> dict[int, dict]:
 
 def customer_activity_list(customer: Customer, *, type: str | None = None, start: datetime | None = None,
                            end: datetime | None = None, order: str = "-created_at") -> QuerySet[CustomerActivity]:
-    activities = CustomerActivity.objects.filter(customer=customer)
+    # Entries naming a redemption, campaign or code the caller may not see are left out (promo.scoping).
+    activities = restrict(CustomerActivity.objects.filter(customer=customer), action="view")
     if type:
         activities = activities.filter(type=type)
     if start is not None:

@@ -1,4 +1,7 @@
-"""Reads of gift cards: a card's ledger (spec-shaped), CSV exports, liability, reconciliation."""
+"""Reads of gift cards: a card's ledger (spec-shaped), CSV exports, liability, reconciliation.
+
+Cards, batches and the reports hold only what the current API key or staff user may see: the cards of
+its campaign categories (core.permissions)."""
 
 from __future__ import annotations
 
@@ -12,8 +15,10 @@ from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from core.errors import InvalidPayload, NotFound
+from core.models import AsyncAction
+from core.permissions import restrict
 from giftcards.models import GiftCard, GiftCardCredit, GiftCardTransaction
-from giftcards.services import card_expiration, card_expiry_expression
+from giftcards.services import BULK_ACTION, card_expiration, card_expiry_expression
 from promo.models import Campaign, Voucher
 
 # Our movement kinds -> the spec's VoucherTransaction.type
@@ -129,9 +134,23 @@ def export_csv(card: GiftCard, fields: list[str], order: str = "created_at") -> 
 BATCH_COLUMNS = ("code", "id", "amount", "balance", "sold_price", "expiration_date", "partner", "label", "created_at")
 
 
-def batch_rows(batch_id: str) -> Iterable[tuple]:
-    vouchers = (Voucher.objects.filter(metadata__gift_batch=batch_id).select_related("gift_card", "campaign")
-                .order_by("id"))
+def _visible(queryset):
+    return restrict(queryset, action="view")
+
+
+def batch_get(batch_id: str) -> AsyncAction:
+    """A bulk issue the caller may see: an unlimited key or staff sees all, a key limited to categories the
+    batches it started (core.permissions scopes async actions by who started them)."""
+    batch = _visible(AsyncAction.objects.filter(type=BULK_ACTION, public_id=batch_id)).first() \
+        if "\x00" not in batch_id else None
+    if batch is None:
+        raise NotFound.for_object("gift card batch", batch_id)
+    return batch
+
+
+def batch_rows(batch: AsyncAction) -> Iterable[tuple]:
+    vouchers = _visible(Voucher.objects.filter(metadata__gift_batch=batch.public_id)
+                        .select_related("gift_card", "campaign")).order_by("id")
     for voucher in vouchers.iterator(chunk_size=2000):
         card = getattr(voucher, "gift_card", None)
         expiration = card_expiration(voucher, card.law_sets_expiry if card else False)
@@ -140,11 +159,11 @@ def batch_rows(batch_id: str) -> Iterable[tuple]:
                voucher.metadata.get("partner", ""), voucher.metadata.get("label", ""), _iso(voucher.created_at))
 
 
-def batch_csv(batch_id: str) -> Iterator[bytes]:
+def batch_csv(batch: AsyncAction) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(BATCH_COLUMNS)
-    for n, row in enumerate(batch_rows(batch_id), start=1):
+    for n, row in enumerate(batch_rows(batch), start=1):
         writer.writerow(row)
         if n % 2000 == 0:
             yield buffer.getvalue().encode()
@@ -161,14 +180,14 @@ def _expiry():
 
 def _written_off():
     """Expiry rows of the write-off job (not temporary credit expiring): -amount summed."""
-    return GiftCardTransaction.objects.filter(kind=GiftCardTransaction.Kind.EXPIRY, details__write_off=True)
+    return _visible(GiftCardTransaction.objects.filter(kind=GiftCardTransaction.Kind.EXPIRY, details__write_off=True))
 
 
 def liability(now=None) -> dict:
     """What the merchant owes on gift cards: outstanding balance overall, per campaign, by expiry month,
     and sold vs spent. Amounts in minor units."""
     now = now or timezone.now()
-    cards = GiftCard.objects.all()
+    cards = _visible(GiftCard.objects.all())
     totals = cards.aggregate(
         cards=Count("pk"), outstanding=Coalesce(Sum("balance"), Value(0)),
         face=Coalesce(Sum("face_value"), Value(0)),
@@ -178,7 +197,7 @@ def liability(now=None) -> dict:
         with_balance=Count("pk", filter=Q(balance__gt=0)))
     expired = cards.annotate(expires=_expiry()).filter(expires__lte=now).aggregate(
         total=Coalesce(Sum("balance"), Value(0)))["total"]
-    temporary = GiftCardCredit.objects.filter(expired_at__isnull=True).aggregate(
+    temporary = _visible(GiftCardCredit.objects.filter(expired_at__isnull=True)).aggregate(
         total=Coalesce(Sum("remaining"), Value(0)))["total"]
     written_off = -(_written_off().aggregate(total=Coalesce(Sum("amount"), Value(0)))["total"])
     written_by_campaign = {row["card__voucher__campaign"]: -row["total"] for row in _written_off().values(
@@ -231,18 +250,18 @@ def reconciliation(limit: int = 100) -> dict:
               .annotate(total=Sum("amount")).values("total"))
     temporary = (GiftCardCredit.objects.filter(card=OuterRef("pk"), expired_at__isnull=True).order_by()
                  .values("card").annotate(total=Sum("remaining")).values("total"))
-    cards = GiftCard.objects.annotate(ledger=Coalesce(Subquery(ledger), Value(0)),
-                                      temporary=Coalesce(Subquery(temporary), Value(0)))
+    cards = _visible(GiftCard.objects.all()).annotate(ledger=Coalesce(Subquery(ledger), Value(0)),
+                                                      temporary=Coalesce(Subquery(temporary), Value(0)))
     wrong = cards.filter(~Q(balance=F("ledger")) | Q(temporary__gt=F("balance"))).select_related("voucher")
     mismatches = [{"code": c.voucher.code, "balance": c.balance, "ledger_sum": c.ledger,
                    "temporary_credit": c.temporary} for c in wrong[:limit]]
-    return {"object": "gift_card_reconciliation", "cards": GiftCard.objects.count(),
+    return {"object": "gift_card_reconciliation", "cards": _visible(GiftCard.objects.all()).count(),
             "mismatches": mismatches, "reconciled": not mismatches}
 
 
 def customer_gift_summary(customer_pks: list[int]) -> dict[int, dict]:
     """For the customer summary: credits spent from, and left on, the cards each customer holds."""
-    rows = (GiftCard.objects.filter(voucher__holder_id__in=customer_pks).values("voucher__holder_id")
+    rows = (_visible(GiftCard.objects.filter(voucher__holder_id__in=customer_pks)).values("voucher__holder_id")
             .annotate(spent=Sum("redeemed_amount"), left=Sum("balance")).order_by())
     return {row["voucher__holder_id"]: {"gift": {"redeemed_amount": row["spent"] or 0,
                                                  "amount_to_go": row["left"] or 0}} for row in rows}

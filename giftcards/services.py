@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from core.errors import ApiError, Conflict, InvalidPayload, NotFound
 from core.models import AsyncAction
+from core.permissions import restrict
 from core.services import async_action_start, register_async_handler
 from customers.models import Customer, Order
 from giftcards.models import (
@@ -230,9 +231,12 @@ def _clip_temporary(card_pk: int) -> int:
 # ================================================================ issue
 
 def card_get(code: str) -> GiftCard:
-    card = GiftCard.objects.select_related("voucher", "voucher__campaign").filter(voucher__code=code).first()
+    """The card with this code, if the current API key or staff user may see it (a card of a category the
+    caller is not limited to answers 404 as if it did not exist)."""
+    cards = GiftCard.objects.select_related("voucher", "voucher__campaign").filter(voucher__code=code)
+    card = restrict(cards, action="view").first()
     if card is None:
-        voucher = Voucher.objects.filter(code=code).first()
+        voucher = restrict(Voucher.objects.filter(code=code), action="view").first()
         if voucher is None:
             raise NotFound.for_object("voucher", code)
         raise NotAGiftCard(f"Voucher {code} is a {voucher.type}, not a gift card")

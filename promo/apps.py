@@ -6,9 +6,8 @@ class PromoConfig(AppConfig):
     verbose_name = "Campaigns and redemptions"
 
     def ready(self):
-        from core.permissions import register_scoped_model
         from customers.selectors import register_redemption_summary
-        from promo import handlers, promotion_handlers, registry, selectors, services, tasks  # noqa: F401  (tasks)
+        from promo import handlers, promotion_handlers, registry, scoping, selectors, services, tasks  # noqa: F401
         from rules.evaluation import on_budget_exhausted
 
         registry.register_loader("voucher", handlers.load_voucher)
@@ -19,6 +18,5 @@ class PromoConfig(AppConfig):
         on_budget_exhausted(promotion_handlers.budget_exhausted)
         register_redemption_summary(selectors.customer_redemption_counters)
         on_budget_exhausted(services.budget_exhausted)
-        # Tiers and stacks are seen and changed with their campaign (category grants, single campaigns).
-        register_scoped_model("promo.PromotionTier", campaign="campaign")
-        register_scoped_model("promo.PromotionStack", campaign="campaign")
+        # What API keys and staff limited to categories see of promo's rows and of rows naming them.
+        scoping.register()

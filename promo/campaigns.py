@@ -29,7 +29,7 @@ from core.context import current_actor
 from core.errors import ApiError, Conflict, DuplicateFound, InvalidPayload, NotFound
 from core.metadata import validate_metadata
 from core.models import AsyncAction, MetadataSchema
-from core.permissions import check_category_allowed
+from core.permissions import check_category_allowed, limited_to_categories
 from core.services import async_action_start, register_async_handler
 from customers.models import Customer
 from promo import approvals, codes, discounts
@@ -433,6 +433,25 @@ def _iso(moment) -> str | None:
 
 # ================================================================ categories
 
+# Codes and names are unique per deployment, so a taken one is always refused. A caller limited to campaign
+# categories gets one neutral answer whether it is taken in its own categories or in one it cannot see: it
+# learns no more than that the value is not free (docs/integrators.md).
+TAKEN = {"code": ("A voucher with code {!r} already exists", "code"),
+         "campaign": ("A campaign named {!r} already exists", "campaign name"),
+         "category": ("A category named {!r} already exists", "category name")}
+
+
+def taken_message(kind: str, value) -> str:
+    message, noun = TAKEN[kind]
+    if limited_to_categories():
+        return f"The {noun} {value!r} cannot be used: choose another one"
+    return message.format(value)
+
+
+def taken(kind: str, value) -> DuplicateFound:
+    return DuplicateFound(taken_message(kind, value))
+
+
 def category_create(data) -> Category:
     data = given(data)
     name = clean_name(data.get("name"), max_length=CATEGORY_NAME)
@@ -443,7 +462,7 @@ def category_create(data) -> Category:
             audit.record_create(category)
             return category
     except IntegrityError:
-        raise DuplicateFound(f"A category named {name!r} already exists")
+        raise taken("category", name)
 
 
 def category_update(category: Category, data) -> Category:
@@ -460,7 +479,7 @@ def category_update(category: Category, data) -> Category:
                 Category.objects.filter(pk=category.pk).update(**changes, updated_at=timezone.now())
                 audit.record_update(category, before)
         except IntegrityError:
-            raise DuplicateFound(f"A category named {changes.get('name')!r} already exists")
+            raise taken("category", changes.get("name"))
         category.refresh_from_db()
     return category
 
@@ -550,7 +569,7 @@ def campaign_create(data, *, api_key=None, user=None) -> Campaign:
     codes.check_code_space(spec, count, per_code=_per_code(fields["voucher_template"]["type"]))
     rules = clean_rules(data["validation_rules"]) if "validation_rules" in data else []
     if Campaign.objects.filter(name=fields["name"]).exists():
-        raise DuplicateFound(f"A campaign named {fields['name']!r} already exists")
+        raise taken("campaign", fields["name"])
     fields.update(approvals.review_new(fields["voucher_template"], rules))  # PENDING when it needs approval
     try:
         with transaction.atomic():
@@ -569,7 +588,7 @@ def campaign_create(data, *, api_key=None, user=None) -> Campaign:
                 async_action_start(action_type=GENERATE_ACTION, payload={"campaign": campaign.pk, "count": count},
                                    api_key=api_key, user=user)
     except IntegrityError:
-        raise DuplicateFound(f"A campaign named {fields['name']!r} already exists")
+        raise taken("campaign", fields["name"])
     return campaign
 
 
@@ -738,7 +757,7 @@ def _insert_voucher(values: dict) -> Voucher:
             return Voucher.objects.create(**values)
     except IntegrityError:
         if Voucher.objects.filter(code=values["code"]).exists():
-            raise DuplicateFound(f"A voucher with code {values['code']!r} already exists")
+            raise taken("code", values["code"])
         raise
 
 
@@ -801,7 +820,7 @@ def voucher_create(data, *, code: str | None = None, campaign: Campaign | None =
         codes.check_code_space(spec, 1, per_code=_per_code(kind))
         code = codes.unique_code(spec)
     elif Voucher.objects.filter(code=code).exists():
-        raise DuplicateFound(f"A voucher with code {code!r} already exists")
+        raise taken("code", code)
     if campaign is None:
         check_category_allowed(current_actor(), values.get("category"))
     with transaction.atomic():
@@ -1244,7 +1263,7 @@ def _insert_rows(ready: list[tuple[int, Voucher]], tally: Tally) -> None:
     taken = set(Voucher.objects.filter(code__in=[v.code for _, v in ready]).values_list("code", flat=True))
     for line, voucher in ready:
         if voucher.code in taken or voucher.code in seen:
-            tally.fail(line, voucher.code, f"A voucher with code {voucher.code!r} already exists")
+            tally.fail(line, voucher.code, taken_message("code", voucher.code))
             continue
         seen[voucher.code] = line
         fresh.append((line, voucher))
@@ -1255,7 +1274,7 @@ def _insert_rows(ready: list[tuple[int, Voucher]], tally: Tally) -> None:
         if voucher.public_id in stored:
             tally.done_count += 1
         else:  # taken by a concurrent insert between the check and the insert
-            tally.fail(line, voucher.code, f"A voucher with code {voucher.code!r} already exists")
+            tally.fail(line, voucher.code, taken_message("code", voucher.code))
 
 
 def _cells_code(item) -> str | None:
@@ -1356,7 +1375,7 @@ def clean_campaign_fields(campaign: Campaign, fields: dict) -> dict:
     if "name" in out:
         out["name"] = clean_name(out["name"])
         if Campaign.objects.filter(name=out["name"]).exclude(pk=campaign.pk).exists():
-            raise DuplicateFound(f"A campaign named {out['name']!r} already exists")
+            raise taken("campaign", out["name"])
     if "metadata" in out:
         out["metadata"] = clean_metadata("campaign", out["metadata"] if out["metadata"] is not None else {})
     if out.get("active"):

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from core import audit
 from core.errors import InvalidPayload, NotFound
+from core.permissions import restrict
 from promo import approvals
 from promo import campaigns as campaign_services
 from promo.campaign_selectors import campaign_get, usable_ref
@@ -35,8 +36,8 @@ MAX_HIERARCHY = 10**6
 # ================================================================ reads
 
 def tier_queryset() -> QuerySet[PromotionTier]:
-    return (PromotionTier.objects.filter(campaign__deleted_at__isnull=True)
-            .select_related("campaign", "campaign__category", "category"))
+    return restrict(PromotionTier.objects.filter(campaign__deleted_at__isnull=True)
+                    .select_related("campaign", "campaign__category", "category"))
 
 
 def tier_find(ref) -> PromotionTier | None:
@@ -76,7 +77,8 @@ def tier_list(*, campaign: Campaign | None = None, is_available: bool | None = N
 
 
 def stack_queryset() -> QuerySet[PromotionStack]:
-    return PromotionStack.objects.filter(campaign__deleted_at__isnull=True).select_related("campaign", "category")
+    return restrict(PromotionStack.objects.filter(campaign__deleted_at__isnull=True).select_related("campaign",
+                                                                                                   "category"))
 
 
 def stack_get(campaign: Campaign, ref) -> PromotionStack:

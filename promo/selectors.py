@@ -5,13 +5,15 @@ from datetime import datetime
 from django.db.models import Q, QuerySet
 
 from core.errors import NotFound
+from core.permissions import restrict
 from promo.models import Redemption, Voucher
 
 
 def redemption_queryset() -> QuerySet[Redemption]:
-    return Redemption.objects.select_related("customer", "order", "order__customer", "voucher",
-                                             "voucher__campaign", "voucher__holder", "parent", "api_key",
-                                             "rollback")
+    """What the current API key or staff user may see (core.permissions)."""
+    return restrict(Redemption.objects.select_related("customer", "order", "order__customer", "voucher",
+                                                      "voucher__campaign", "voucher__holder", "parent", "api_key",
+                                                      "rollback"), action="view")
 
 
 def redemption_get(public_id: str) -> Redemption:
@@ -45,7 +47,8 @@ def redemption_list(*, campaign: str | None = None, voucher: str | None = None, 
 
 
 def voucher_get(code: str) -> Voucher:
-    voucher = Voucher.objects.select_related("campaign", "holder", "category").filter(code=code).first()
+    voucher = restrict(Voucher.objects.select_related("campaign", "holder", "category").filter(code=code),
+                       action="view").first()
     if voucher is None or (voucher.campaign_id and voucher.campaign.deleted_at):
         raise NotFound.for_object("voucher", code)
     return voucher
@@ -55,7 +58,7 @@ def customer_redemption_counters(customer_pks: list[int]) -> dict[int, dict]:
     """Per customer: redeemables redeemed, failed, rolled back (one grouped query for a page of customers)."""
     from django.db.models import Count
 
-    rows = (Redemption.objects.filter(customer_id__in=customer_pks, parent__isnull=False)
+    rows = (restrict(Redemption.objects.filter(customer_id__in=customer_pks, parent__isnull=False), action="view")
             .values("customer_id").annotate(
                 succeeded=Count("id", filter=Q(result=Redemption.Result.SUCCESS)),
                 failed=Count("id", filter=Q(result=Redemption.Result.FAILURE)),

@@ -12,6 +12,7 @@ from core import metrics
 from core.context import current_request_id
 from core.errors import ApiError, InvalidPayload, NotFound
 from core.fields import new_public_id
+from core.permissions import restrict
 from core.rawsql import WriteChain
 from customers import services as customer_services
 from customers.models import Order
@@ -103,7 +104,7 @@ def _release_session(handler, voucher: Voucher, session_key: str) -> bool:
 
 
 def session_release(code: str, session_key: str) -> None:
-    voucher = Voucher.objects.filter(code=code).first()
+    voucher = restrict(Voucher.objects.filter(code=code), action="view").first()
     if voucher is None:
         raise NotFound.for_object("voucher", code)
     if not _release_session(handler_for(voucher.type), voucher, session_key):
@@ -306,16 +307,20 @@ def _failure_key(evaluation: Evaluation) -> str:
 def rollback(redemption_id: str, *, reason: str = "", tracking_id: str = "", metadata: dict | None = None,
              parent_required: bool | None = None) -> dict:
     """Roll back a redemption (a parent rolls back all its children) and restore exactly what it took, once."""
-    redemption = Redemption.objects.filter(public_id=redemption_id).select_related("parent").first()
+    # Only what the caller may see: a key limited to categories cannot give back another category's money.
+    visible = restrict(Redemption.objects.all(), action="view")
+    redemption = visible.filter(public_id=redemption_id).select_related("parent").first()
     if redemption is None:
         raise NotFound.for_object("redemption", redemption_id)
     if redemption.parent_id is not None:
         if parent_required:
             raise InvalidPayload("Roll back a stacked redemption through its parent", key="invalid_redemption",
                                  message="Not a parent redemption")
-        if redemption.parent.children.count() > 1:
+        parent_seen = visible.filter(pk=redemption.parent_id).exists()
+        if redemption.parent.children.count() > 1 or not parent_seen:
+            name = f" {redemption.parent.public_id}" if parent_seen else ""
             raise InvalidPayload(f"Redemption {redemption_id} is part of a stacked redemption: roll back its "
-                                 f"parent {redemption.parent.public_id}", key="invalid_redemption",
+                                 f"parent{name}", key="invalid_redemption",
                                  message="Cannot roll back a child redemption")
         redemption = redemption.parent
     if redemption.result != Redemption.Result.SUCCESS:

@@ -3,6 +3,7 @@
 from django.db.models import Count, QuerySet
 
 from core.errors import NotFound
+from core.permissions import restrict
 from rules.models import ValidationRule, ValidationRuleAssignment
 
 RULE_ORDERINGS = ("created_at", "-created_at", "updated_at", "-updated_at", "name", "-name")
@@ -10,7 +11,8 @@ ASSIGNMENT_ORDERINGS = ("created_at", "-created_at")
 
 
 def rules_with_counts() -> QuerySet[ValidationRule]:
-    return ValidationRule.objects.annotate(assignments_count=Count("assignments"))
+    """Rules the caller may see: a key limited to categories sees those assigned only inside them."""
+    return restrict(ValidationRule.objects.all()).annotate(assignments_count=Count("assignments"))
 
 
 def rule_list(*, order: str = "-created_at", start=None, end=None) -> QuerySet[ValidationRule]:
@@ -32,7 +34,7 @@ def rule_get(rule_id: str) -> ValidationRule:
 def assignment_list(*, rule: ValidationRule | None = None, rule_id: str | None = None,
                     related_object_id: str | None = None, order: str = "-created_at",
                     ) -> QuerySet[ValidationRuleAssignment]:
-    rows = ValidationRuleAssignment.objects.select_related("rule")
+    rows = restrict(ValidationRuleAssignment.objects.select_related("rule"), action="view")
     if rule is not None:
         rows = rows.filter(rule=rule)
     if rule_id is not None:

@@ -10,7 +10,8 @@ from django.db.models import Q
 
 from core import audit
 from core.errors import DuplicateFound, InvalidPayload, NotFound
-from promo.models import Campaign, Voucher
+from core.permissions import restrict
+from promo.models import Campaign, PromotionTier, Voucher
 from rules import logic
 from rules.conditions import CONDITIONS
 from rules.models import ValidationRule, ValidationRuleAssignment
@@ -279,7 +280,8 @@ def rule_delete(rule: ValidationRule) -> None:
 # ---------------------------------------------------------------- assignments
 
 def resolve_related_object(object_type, object_id) -> tuple[str, str]:
-    """(type, stored id): vouchers by id or code, campaigns by id or name, as their public id."""
+    """(type, stored id): vouchers by id or code, campaigns by id or name, tiers by id, as their public id.
+    Only objects the caller may see (a key limited to categories cannot put rules on another's campaigns)."""
     if object_type is None:
         object_type = "voucher"
     if object_type not in RELATED_OBJECT_TYPES:
@@ -287,17 +289,20 @@ def resolve_related_object(object_type, object_id) -> tuple[str, str]:
     if not isinstance(object_id, str) or not object_id.strip() or "\x00" in object_id or len(object_id) > 255:
         raise InvalidPayload("related_object_id is required (the id of the object to assign the rule to)")
     if object_type == "voucher":
-        found = (Voucher.objects.filter(Q(public_id=object_id) | Q(code=object_id))
+        found = (restrict(Voucher.objects.filter(Q(public_id=object_id) | Q(code=object_id)), action="view")
                  .values_list("public_id", flat=True).first())
         if found is None:
             raise NotFound.for_object("voucher", object_id)
         return object_type, found
     if object_type == "campaign":
-        found = (Campaign.objects.filter(deleted_at__isnull=True).filter(Q(public_id=object_id) | Q(name=object_id))
-                 .values_list("public_id", flat=True).first())
+        found = (restrict(Campaign.objects.filter(deleted_at__isnull=True), action="view")
+                 .filter(Q(public_id=object_id) | Q(name=object_id)).values_list("public_id", flat=True).first())
         if found is None:
             raise NotFound.for_object("campaign", object_id)
         return object_type, found
+    tiers = PromotionTier.objects.filter(public_id=object_id)
+    if object_type == "promotion_tier" and not restrict(tiers, action="view").exists():
+        raise NotFound.for_object("promotion tier", object_id)
     return object_type, object_id
 
 

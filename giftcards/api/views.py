@@ -270,7 +270,8 @@ class BatchExportView(APIView):
     @extend_schema(tags=TAGS, operation_id="export-gift-card-batch", summary="A bulk issue's cards as CSV",
                    description=f"Columns: {', '.join(selectors.BATCH_COLUMNS)}.", responses=CSV)
     def get(self, request, batch_id: str):
-        return _csv_response(selectors.batch_csv(batch_id), f"{batch_id}-gift-cards.csv")
+        batch = selectors.batch_get(batch_id)
+        return _csv_response(selectors.batch_csv(batch), f"{batch.public_id}-gift-cards.csv")
 
 
 class LiabilityView(APIView):

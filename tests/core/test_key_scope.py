@@ -6,7 +6,7 @@ The generated matrix (tests/test_api_scope_matrix.py) covers every operation; th
 
 import pytest
 
-from giftcards.models import GiftCard
+from giftcards.models import GiftCard, GiftCardTransaction
 from tests.conftest import assert_error
 from tests.scope_world import build
 
@@ -94,8 +94,8 @@ def test_liability_and_reconciliation_count_only_the_keys_categories(world):
     assert "bravo" not in str(alpha).lower()
     reconciliation = world.keys["alpha"].get("/v1/gift-cards/reconciliation").json()
     assert reconciliation["cards"] == 3
-    GiftCard.objects.filter(voucher__code="BRAVO-GIFT").update(balance=1, amount=1 + 1000 + 0)  # a broken card
-    GiftCard.objects.filter(voucher__code="BRAVO-GIFT").update(redeemed_amount=0)
+    broken = GiftCard.objects.get(voucher__code="BRAVO-GIFT")  # a ledger row the balance never saw
+    GiftCardTransaction.objects.create(card=broken, kind="adjustment", amount=1, balance_after=broken.balance)
     assert world.keys["alpha"].get("/v1/gift-cards/reconciliation").json()["mismatches"] == []
     assert [m["code"] for m in world.keys["management"].get("/v1/gift-cards/reconciliation").json()["mismatches"]] \
         == ["BRAVO-GIFT"]

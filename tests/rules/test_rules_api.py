@@ -2,6 +2,7 @@
 
 import pytest
 
+from promo.models import PromotionTier
 from rules.models import ValidationRule, ValidationRuleAssignment
 from tests.conftest import assert_error
 from tests.promo.factories import CampaignFactory, VoucherFactory
@@ -122,8 +123,12 @@ def test_assignments(api):
                  409, "duplicate_found")
     by_name = api.post(path, {"related_object_type": "campaign", "related_object_id": "Spring campaign"}).json()
     assert by_name["related_object_id"] == campaign.public_id
-    tier = api.post(path, {"related_object_type": "promotion_tier", "related_object_id": "promo_1"})
+    promotion = CampaignFactory(name="Spring promotion", campaign_type="PROMOTION")
+    promo_tier = PromotionTier.objects.create(campaign=promotion, name="Tier", action={"discount": {}})
+    tier = api.post(path, {"related_object_type": "promotion_tier", "related_object_id": promo_tier.public_id})
     assert tier.status_code == 201
+    assert_error(api.post(path, {"related_object_type": "promotion_tier", "related_object_id": "promo_1"}),
+                 404, "not_found")
 
     assert_error(api.post(path, {"related_object_type": "voucher", "related_object_id": "NOPE"}), 404, "not_found")
     assert_error(api.post(path, {"related_object_type": "campaign", "related_object_id": "NOPE"}), 404, "not_found")
