@@ -6,4 +6,4 @@ class CoreConfig(AppConfig):
     verbose_name = "Platform"
 
     def ready(self):
-        from core.api import schema  # noqa: F401  (registers OpenAPI auth extensions)
+        from core.api import schema, scope  # noqa: F401  (OpenAPI auth extensions; the views' scope check)

@@ -56,7 +56,8 @@ METHOD_ACTIONS = {"GET": "view", "HEAD": "view", "OPTIONS": "view", "DELETE": "d
 
 
 class IsApiClientOrStaff(permissions.BasePermission):
-    """An active API key within its scope, or a logged-in staff user."""
+    """An active API key within its scope, or a logged-in staff user; views that serve every campaign category
+    at once refuse callers limited to categories (core.api.scope)."""
 
     def has_permission(self, request, view):
         user = request.user
@@ -65,8 +66,14 @@ class IsApiClientOrStaff(permissions.BasePermission):
         # Objects looked up by this request are restricted to what the actor may do to them (core.permissions).
         action_var.set(METHOD_ACTIONS.get(request.method, "change"))
         if isinstance(user, ApiClient):
-            return scope_allows(user.api_key.scope, request.method, view)
-        return bool(user.is_staff)
+            allowed = scope_allows(user.api_key.scope, request.method, view)
+        else:
+            allowed = bool(user.is_staff)
+        if allowed:
+            from core.api.scope import check_view_scope  # (core.permissions imports DRF, which loads this module)
+
+            check_view_scope(view, user.api_key if isinstance(user, ApiClient) else user)
+        return allowed
 
 
 def scope_allows(scope: str, method: str, view) -> bool:

@@ -30,6 +30,7 @@ def _approval_json(campaign) -> dict:
 
 
 class CampaignApproveView(APIView):
+    scoped = ("promo.Campaign",)
     decide = staticmethod(approvals.approve)
 
     @extend_schema(tags=APPROVAL_TAG, operation_id="approve-campaign", request=ApprovalRequestSerializer,

@@ -40,6 +40,9 @@ FORCE_PARAMETER = OpenApiParameter(
 ASYNC_ACTION_ID = {"async_action_id": serializers.CharField()}
 CSV_REQUEST = {"multipart/form-data": inline_serializer("CsvFileUpload", {"file": serializers.FileField()})}
 
+# What these views serve belongs to no campaign category (core.api.scope).
+SHARED = "The catalog (products, SKUs, collections) is shared by every campaign category."
+
 
 def order_param(request, allowed: tuple[str, ...] = TIME_ORDERS, default: str = "-created_at") -> str:
     order = request.query_params.get("order") or default
@@ -79,6 +82,8 @@ def _product_response(product, status: int = 200) -> Response:
 
 
 class ProductListView(APIView):
+    unscoped = SHARED
+
     @extend_schema(
         operation_id="list-products", tags=["products"], summary="List products",
         parameters=[*LIST_PARAMETERS, ORDER_PARAMETER, *DATE_PARAMETERS],
@@ -101,6 +106,8 @@ class ProductListView(APIView):
 
 
 class ProductDetailView(APIView):
+    unscoped = SHARED
+
     @extend_schema(
         operation_id="get-product", tags=["products"],
         summary="Get a product by id or source_id", responses=ProductSerializer)
@@ -125,6 +132,7 @@ class ProductDetailView(APIView):
 
 
 class ProductImportView(APIView):
+    unscoped = SHARED
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(
@@ -149,6 +157,8 @@ def _uploaded_csv(request) -> tuple[bytes, str]:
 
 
 class ProductSkuListView(APIView):
+    unscoped = SHARED
+
     @extend_schema(
         operation_id="list-SKUs-in-product", tags=["products"], summary="List the SKUs of a product",
         parameters=[*LIST_PARAMETERS, ORDER_PARAMETER, *DATE_PARAMETERS],
@@ -174,6 +184,8 @@ class ProductSkuListView(APIView):
 
 
 class ProductSkuDetailView(APIView):
+    unscoped = SHARED
+
     @extend_schema(
         operation_id="update-sku", tags=["products"],
         summary="Update a SKU", request=SkuUpdateSerializer, responses=SkuSerializer)
@@ -191,6 +203,8 @@ class ProductSkuDetailView(APIView):
 
 
 class SkuDetailView(APIView):
+    unscoped = SHARED
+
     @extend_schema(
         operation_id="get-sku", tags=["products"], summary="Get a SKU by id or source_id", responses=SkuSerializer)
     def get(self, request, sku_id: str):
@@ -198,6 +212,7 @@ class SkuDetailView(APIView):
 
 
 class SkuImportView(APIView):
+    unscoped = SHARED
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(
@@ -214,6 +229,8 @@ class SkuImportView(APIView):
 
 
 class ProductCollectionListView(APIView):
+    unscoped = SHARED
+
     @extend_schema(
         operation_id="list-product-collections", tags=["product collections"], summary="List product collections",
         parameters=[*LIST_PARAMETERS, OpenApiParameter("order", OpenApiTypes.STR, enum=COLLECTION_ORDERS)],
@@ -236,6 +253,8 @@ class ProductCollectionListView(APIView):
 
 
 class ProductCollectionDetailView(APIView):
+    unscoped = SHARED
+
     @extend_schema(
         operation_id="get-product-collection", tags=["product collections"], summary="Get a product collection",
         responses=ProductCollectionSerializer)
@@ -251,6 +270,8 @@ class ProductCollectionDetailView(APIView):
 
 
 class ProductCollectionProductsView(APIView):
+    unscoped = SHARED
+
     @extend_schema(
         operation_id="list-products-in-collection", tags=["product collections"],
         summary="List the products and SKUs in a collection",

@@ -5,6 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 
 from core.errors import InvalidPayload
+from core.permissions import restrict, scoped_model
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
@@ -31,7 +32,12 @@ def int_param(request, name: str, default: int | None, minimum: int | None = Non
 
 
 def paginate(request, queryset: QuerySet, data_ref: str, serialize, *, max_limit: int = MAX_LIMIT) -> dict:
-    """One page of `queryset`; `serialize(objects)` turns the page into a list of dicts."""
+    """One page of `queryset`; `serialize(objects)` turns the page into a list of dicts.
+
+    Rows of a scoped model are restricted to what the caller may see here too, whatever the selector did:
+    a list endpoint cannot serve another category's rows by forgetting (core.api.scope)."""
+    if scoped_model(queryset.model._meta.label) is not None:
+        queryset = restrict(queryset, action="view")
     limit = int_param(request, "limit", DEFAULT_LIMIT, 1, max_limit)
     page = int_param(request, "page", 1, 1, 1_000_000)
     offset = (page - 1) * limit

@@ -9,8 +9,12 @@ from core.api.serializers import AsyncActionSerializer, MetadataSchemaSerializer
 from core.errors import NotFound
 from core.models import MetadataSchema
 
+# What these views serve belongs to no campaign category (core.api.scope).
+SCHEMAS_UNSCOPED = "Metadata schemas describe kinds of objects, not rows of a category."
 
 class AsyncActionListView(APIView):
+    scoped = ("core.AsyncAction",)
+
     @extend_schema(tags=["async actions"], parameters=LIST_PARAMETERS, responses=AsyncActionSerializer(many=True),
                    summary="List async actions", operation_id="list-async-actions")
     def get(self, request):
@@ -19,12 +23,16 @@ class AsyncActionListView(APIView):
                                  lambda rows: AsyncActionSerializer(rows, many=True).data))
 
 class AsyncActionDetailView(APIView):
+    scoped = ("core.AsyncAction",)
+
     @extend_schema(tags=["async actions"], responses=AsyncActionSerializer, summary="Get an async action",
                    operation_id="get-async-action")
     def get(self, request, action_id: str):
         return Response(AsyncActionSerializer(selectors.async_action_get(action_id)).data)
 
 class MetadataSchemaListView(APIView):
+    unscoped = SCHEMAS_UNSCOPED
+
     @extend_schema(tags=["metadata schemas"], responses=inline_serializer(
         "MetadataSchemaList", {"object": serializers.CharField(), "data_ref": serializers.CharField(),
                                "schemas": MetadataSchemaSerializer(many=True), "total": serializers.IntegerField()}),
@@ -46,6 +54,8 @@ class MetadataSchemaListView(APIView):
         return Response(MetadataSchemaSerializer(schema).data, status=200 if instance else 201)
 
 class MetadataSchemaDetailView(APIView):
+    unscoped = SCHEMAS_UNSCOPED
+
     @extend_schema(tags=["metadata schemas"], responses=MetadataSchemaSerializer,
                    summary="Get the metadata schema of one kind of object",
                    operation_id="get-metadata-schema")
@@ -63,6 +73,7 @@ class MetadataSchemaDetailView(APIView):
 class ApiNotFoundView(APIView):
     """Catch-all for unknown /v1 paths, so they get the JSON error body (and never a slash redirect)."""
 
+    unscoped = "Answers 404 for paths that are not in the API."
     authentication_classes: list = []
     permission_classes: list = []
 
@@ -76,6 +87,7 @@ class ApiNotFoundView(APIView):
 class HealthView(APIView):
     """Liveness for load balancers (no auth, no database); `?db=1` also checks the database."""
 
+    unscoped = "Liveness of the service: serves no rows."
     authentication_classes: list = []
     permission_classes: list = []
 

@@ -11,6 +11,9 @@ from core.errors import InvalidPayload, NotFound
 from customers import selectors, services
 from customers.api import serializers as s
 
+# What these views serve belongs to no campaign category (core.api.scope).
+SHARED = "Customers, their orders, events and consents are shared by every campaign category."
+
 # ---------------------------------------------------------------- query parameters
 
 def _text_param(request, name: str) -> str | None:
@@ -76,6 +79,8 @@ ACTIVITY_PARAMETERS = [
 # ---------------------------------------------------------------- customers
 
 class CustomerListView(APIView):
+    scoped = ("promo.Redemption", "giftcards.GiftCard")
+
     @extend_schema(tags=["customers"], operation_id="list_customers",
                    summary="List customers", parameters=CUSTOMER_LIST_PARAMETERS,
                    responses=s.CustomerListOutputSerializer)
@@ -102,6 +107,8 @@ class CustomerListView(APIView):
 
 
 class CustomerDetailView(APIView):
+    scoped = ("promo.Redemption", "giftcards.GiftCard")
+
     @extend_schema(tags=["customers"], operation_id="get_customer",
                    summary="Get a customer by id or source_id",
                    responses=s.CustomerOutputSerializer)
@@ -125,6 +132,8 @@ class CustomerDetailView(APIView):
 
 
 class CustomerPermanentDeletionView(APIView):
+    unscoped = SHARED
+
     @extend_schema(tags=["customers"], operation_id="customer_permanently_deletion",
                    summary="Erase a customer's personal data (orders are kept, anonymised)",
                    request=None, responses=s.PermanentDeletionOutputSerializer)
@@ -134,6 +143,8 @@ class CustomerPermanentDeletionView(APIView):
 
 
 class CustomerActivityView(APIView):
+    scoped = ("customers.CustomerActivity",)
+
     @extend_schema(tags=["customers"], operation_id="list_customer_activity",
                    summary="List a customer's activity (its timeline)",
                    parameters=ACTIVITY_PARAMETERS, responses=s.ActivityListOutputSerializer)
@@ -160,6 +171,7 @@ class CustomerActivityView(APIView):
 
 
 class CustomerImportCsvView(APIView):
+    unscoped = SHARED
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(tags=["customers"], operation_id="import_customers_using_csv",
@@ -175,6 +187,8 @@ class CustomerImportCsvView(APIView):
 
 
 class CustomersBulkUpdateView(APIView):
+    unscoped = SHARED
+
     @extend_schema(tags=["customers"], operation_id="update_customers_in_bulk",
                    summary="Create or update many customers by source_id (async)",
                    request=s.CustomerCreateInputSerializer(many=True), responses={202: s.AsyncActionIdSerializer})
@@ -184,6 +198,8 @@ class CustomersBulkUpdateView(APIView):
 
 
 class CustomersMetadataUpdateView(APIView):
+    unscoped = SHARED
+
     @extend_schema(tags=["customers"], operation_id="update_customers_metadata_in_bulk",
                    summary="Merge metadata into many customers by source_id (async)",
                    request=s.CustomersMetadataBulkInputSerializer, responses={202: s.AsyncActionIdSerializer})
@@ -197,6 +213,8 @@ class CustomersMetadataUpdateView(APIView):
 # ---------------------------------------------------------------- orders
 
 class OrderListView(APIView):
+    unscoped = SHARED
+
     @extend_schema(tags=["orders"], operation_id="list_orders",
                    summary="List orders",
                    parameters=[*LIST_PARAMETERS, _param("order", "Sort order.", enum=list(selectors.ORDER_ORDERINGS))],
@@ -217,6 +235,8 @@ class OrderListView(APIView):
 
 
 class OrderDetailView(APIView):
+    unscoped = SHARED
+
     @extend_schema(tags=["orders"], operation_id="get_order",
                    summary="Get an order by id or source_id", responses=s.OrderOutputSerializer)
     def get(self, request, order_id: str):
@@ -234,6 +254,8 @@ class OrderDetailView(APIView):
 # ---------------------------------------------------------------- events
 
 class EventView(APIView):
+    unscoped = SHARED
+
     @extend_schema(tags=["events"], operation_id="track_custom_event",
                    summary="Track a custom event for a customer",
                    request=s.EventInputSerializer, responses=s.EventOutputSerializer)
@@ -252,6 +274,8 @@ CONSENTS_BODY = {"application/json": {
 
 
 class ConsentListView(APIView):
+    unscoped = SHARED
+
     @extend_schema(tags=["consents"], operation_id="list_consents", summary="List the consent definitions",
                    parameters=LIST_PARAMETERS, responses=s.ConsentListOutputSerializer)
     def get(self, request):
@@ -271,6 +295,8 @@ def _customer_consents(customer) -> dict:
 
 
 class CustomerConsentsView(APIView):
+    unscoped = SHARED
+
     @extend_schema(tags=["consents"], operation_id="get_customer_consents",
                    summary="A customer's consents (null: never asked)", responses=s.CustomerConsentListOutputSerializer)
     def get(self, request, customer_id: str):
@@ -286,6 +312,8 @@ class CustomerConsentsView(APIView):
 
 
 class CustomerConsentHistoryView(APIView):
+    unscoped = SHARED
+
     @extend_schema(tags=["consents"], operation_id="list_customer_consent_history",
                    summary="A customer's consent statements, newest first",
                    parameters=[*LIST_PARAMETERS, _param("consent", "Only this consent (id or name).")],

@@ -18,6 +18,9 @@ from distribution import selectors, services
 from distribution.api import serializers as s
 from distribution.models import WebhookDelivery
 
+# These views serve every campaign category at once (core.api.scope).
+EVERY_CATEGORY = "webhooks receive every campaign's events and hold signing secrets."
+
 TAGS = ["webhooks"]
 PERMS = {"GET": "view", "HEAD": "view", "OPTIONS": "view", "DELETE": "delete", "POST": "change", "PUT": "change"}
 
@@ -46,6 +49,7 @@ def _validated(request) -> dict:
 
 
 class WebhooksView(APIView):
+    all_categories = EVERY_CATEGORY
     permission_classes = [CanManageWebhooks]
     creates = True
 
@@ -65,6 +69,7 @@ class WebhooksView(APIView):
 
 
 class WebhookView(APIView):
+    all_categories = EVERY_CATEGORY
     permission_classes = [CanManageWebhooks]
 
     @extend_schema(tags=TAGS, operation_id="get_webhook", summary="Get a webhook endpoint",
@@ -87,6 +92,7 @@ class WebhookView(APIView):
 
 
 class WebhookDeliveriesView(APIView):
+    all_categories = EVERY_CATEGORY
     permission_classes = [CanManageWebhooks]
 
     @extend_schema(tags=TAGS, operation_id="list_webhook_deliveries",
@@ -104,6 +110,7 @@ class WebhookDeliveriesView(APIView):
 
 
 class WebhookTestView(APIView):
+    all_categories = EVERY_CATEGORY
     permission_classes = [CanManageWebhooks]
 
     @extend_schema(tags=TAGS, operation_id="test_webhook",
@@ -116,6 +123,7 @@ class WebhookTestView(APIView):
 
 
 class WebhookDeliveryView(APIView):
+    all_categories = EVERY_CATEGORY
     permission_classes = [CanManageWebhooks]
 
     @extend_schema(tags=TAGS, operation_id="get_webhook_delivery", summary="Get a webhook delivery",
@@ -125,6 +133,7 @@ class WebhookDeliveryView(APIView):
 
 
 class WebhookDeliveryRetryView(APIView):
+    all_categories = EVERY_CATEGORY
     permission_classes = [CanManageWebhooks]
 
     @extend_schema(tags=TAGS, operation_id="retry_webhook_delivery",

@@ -77,6 +77,8 @@ class BalanceRequest(serializers.Serializer):
 
 
 class BalanceView(APIView):
+    scoped = ("giftcards.GiftCard", "giftcards.GiftCardTransaction")
+
     @extend_schema(tags=TAGS, operation_id="update-voucher-balance", summary="Add or remove gift card credit",
                    request=BalanceRequest, parameters=[IDEMPOTENCY],
                    description="A positive amount tops the card up, a negative one debits it (never below zero: "
@@ -98,6 +100,8 @@ ORDER_PARAM = OpenApiParameter("order", OpenApiTypes.STR, enum=["id", "-id"])
 
 
 class TransactionsView(APIView):
+    scoped = ("giftcards.GiftCard", "giftcards.GiftCardTransaction")
+
     @extend_schema(tags=TAGS, operation_id="list-voucher-transactions", summary="A gift card's ledger",
                    parameters=[OpenApiParameter("limit", OpenApiTypes.INT), ORDER_PARAM,
                                OpenApiParameter("starting_after_id", OpenApiTypes.STR)],
@@ -119,6 +123,8 @@ class ExportRequest(serializers.Serializer):
 
 
 class TransactionsExportView(APIView):
+    scoped = ("giftcards.GiftCard", "giftcards.GiftCardTransaction")
+
     @extend_schema(tags=TAGS, operation_id="export-voucher-transactions", summary="Export a gift card's ledger",
                    request=ExportRequest,
                    description="Answers the export at once; `result.url` downloads the CSV for 24 hours "
@@ -152,6 +158,7 @@ class SignedExportOrApiClient(IsApiClientOrStaff):
 
 
 class TransactionsCsvView(APIView):
+    scoped = ("giftcards.GiftCard", "giftcards.GiftCardTransaction")
     permission_classes = [SignedExportOrApiClient]
 
     @staticmethod
@@ -193,6 +200,8 @@ class RefundRequest(serializers.Serializer):
 
 
 class RefundView(APIView):
+    scoped = ("giftcards.GiftCard", "giftcards.GiftCardTransaction", "promo.Campaign")
+
     @extend_schema(tags=TAGS, operation_id="refund-to-gift-card", summary="Refund an amount to a gift card",
                    request=RefundRequest, parameters=[IDEMPOTENCY],
                    description="Onto an existing card (`voucher`) or a new card for `customer`; the ledger row "
@@ -222,6 +231,8 @@ class TemporaryCreditRequest(serializers.Serializer):
 
 
 class TemporaryCreditView(APIView):
+    scoped = ("giftcards.GiftCard", "giftcards.GiftCardCredit")
+
     @extend_schema(tags=TAGS, operation_id="add-temporary-gift-credit", summary="Add credit that expires",
                    request=TemporaryCreditRequest,
                    description="Spent before the rest of the balance; what is left at expires_at is removed "
@@ -250,6 +261,8 @@ class BulkIssueRequest(serializers.Serializer):
 
 
 class BulkIssueView(APIView):
+    scoped = ("promo.Campaign", "core.AsyncAction")
+
     @extend_schema(tags=TAGS, operation_id="bulk-issue-gift-cards", summary="Issue N cards for a partner or event",
                    request=BulkIssueRequest,
                    description="An async action (progress at /v1/async-actions/{id}); when DONE its result has "
@@ -267,6 +280,8 @@ class BulkIssueView(APIView):
 
 
 class BatchExportView(APIView):
+    scoped = ("core.AsyncAction", "giftcards.GiftCard")
+
     @extend_schema(tags=TAGS, operation_id="export-gift-card-batch", summary="A bulk issue's cards as CSV",
                    description=f"Columns: {', '.join(selectors.BATCH_COLUMNS)}.", responses=CSV)
     def get(self, request, batch_id: str):
@@ -275,6 +290,8 @@ class BatchExportView(APIView):
 
 
 class LiabilityView(APIView):
+    scoped = ("giftcards.GiftCard", "giftcards.GiftCardCredit", "giftcards.GiftCardTransaction")
+
     @extend_schema(tags=TAGS, operation_id="get-gift-card-liability", summary="Gift card liability",
                    description="Outstanding balance overall, per campaign and by expiry month; sold vs spent.",
                    responses={200: OpenApiTypes.OBJECT})
@@ -283,6 +300,8 @@ class LiabilityView(APIView):
 
 
 class ReconciliationView(APIView):
+    scoped = ("giftcards.GiftCard", "giftcards.GiftCardTransaction")
+
     @extend_schema(tags=TAGS, operation_id="get-gift-card-reconciliation", summary="Balances vs ledgers",
                    description="Cards whose balance is not the sum of their ledger (there should be none).",
                    responses={200: OpenApiTypes.OBJECT})

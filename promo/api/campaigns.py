@@ -553,6 +553,8 @@ def _moment_param(request, *names: str):
 # ================================================================ categories
 
 class CategoryListView(APIView):
+    scoped = ("promo.Category",)
+
     @extend_schema(tags=CATEGORIES_TAG, summary="List categories", operation_id="list-categories",
                    responses=inline_serializer("CategoriesList", {
                        "object": serializers.CharField(), "data_ref": serializers.CharField(),
@@ -570,6 +572,8 @@ class CategoryListView(APIView):
 
 
 class CategoryDetailView(APIView):
+    scoped = ("promo.Category",)
+
     @extend_schema(tags=CATEGORIES_TAG, summary="Get a category (by id or name)", operation_id="get-category",
                    responses=CategorySerializer)
     def get(self, request, category_id: str):
@@ -610,6 +614,8 @@ def _campaign_page(rows) -> list[dict]:
 
 
 class CampaignListView(APIView):
+    scoped = ("promo.Campaign",)
+
     @extend_schema(tags=CAMPAIGNS_TAG, summary="List campaigns", operation_id="list-campaigns",
                    parameters=CAMPAIGN_LIST_PARAMETERS,
                    responses=_list_schema("CampaignsList", "campaigns", CampaignSerializer(many=True)))
@@ -633,6 +639,8 @@ class CampaignListView(APIView):
 
 
 class CampaignDetailView(APIView):
+    scoped = ("promo.Campaign",)
+
     @extend_schema(tags=CAMPAIGNS_TAG, summary="Get a campaign (by id or name)", operation_id="get-campaign",
                    responses=CampaignSerializer)
     def get(self, request, campaign_id: str):
@@ -655,6 +663,7 @@ class CampaignDetailView(APIView):
 
 
 class CampaignEnableView(APIView):
+    scoped = ("promo.Campaign",)
     active = True
 
     @extend_schema(tags=CAMPAIGNS_TAG, summary="Enable a campaign", operation_id="enable-campaign",
@@ -673,6 +682,8 @@ class CampaignDisableView(CampaignEnableView):
 
 
 class CampaignSummaryView(APIView):
+    scoped = ("promo.Campaign", "promo.Redemption")
+
     @extend_schema(tags=CAMPAIGNS_TAG, summary="Campaign summary", operation_id="get-campaign-summary",
                    description="Redemptions (succeeded, failed, rolled back), discounted amounts and codes, from "
                                "the redemption history. vouchers_count, vouchers_redeemed and redeemed_quantity "
@@ -695,6 +706,8 @@ class CampaignSummaryView(APIView):
 
 
 class CampaignVouchersView(APIView):
+    scoped = ("promo.Campaign", "promo.Voucher")
+
     @extend_schema(tags=CAMPAIGNS_TAG, summary="Add codes to a campaign", operation_id="add-vouchers-to-campaign",
                    description="With vouchers_count > 1 the codes are generated in the background (answers an "
                                "async_action_id); otherwise one code is added and returned.",
@@ -712,6 +725,8 @@ class CampaignVouchersView(APIView):
 
 
 class CampaignVoucherCodeView(APIView):
+    scoped = ("promo.Campaign", "promo.Voucher")
+
     @extend_schema(tags=CAMPAIGNS_TAG, summary="Add a code to a campaign",
                    operation_id="add-voucher-with-specific-code-to-campaign",
                    request=VoucherAddSerializer, responses={201: VoucherSerializer})
@@ -723,6 +738,7 @@ class CampaignVoucherCodeView(APIView):
 
 
 class CampaignImportCsvView(APIView):
+    scoped = ("promo.Campaign", "promo.Voucher")
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(tags=CAMPAIGNS_TAG, summary="Import codes into a campaign from CSV (async action)",
@@ -749,6 +765,8 @@ def _uploaded_csv(request) -> bytes:
 
 
 class CampaignVouchersExportView(APIView):
+    scoped = ("promo.Campaign", "promo.Voucher")
+
     @extend_schema(tags=CAMPAIGNS_TAG, summary="Export a campaign's codes as CSV (project extension)",
                    operation_id="export-campaign-vouchers-csv",
                    description=f"Streams every code of the campaign, oldest first. Columns: "
@@ -783,6 +801,8 @@ def _voucher_page(rows) -> list[dict]:
 
 
 class VoucherListView(APIView):
+    scoped = ("promo.Voucher",)
+
     @extend_schema(tags=VOUCHERS_TAG, summary="List vouchers", operation_id="list-vouchers",
                    parameters=VOUCHER_LIST_PARAMETERS,
                    responses=_list_schema("VouchersList", "vouchers", VoucherSerializer(many=True)))
@@ -807,6 +827,8 @@ class VoucherListView(APIView):
 
 
 class VoucherDetailView(APIView):
+    scoped = ("promo.Voucher",)
+
     @extend_schema(tags=VOUCHERS_TAG, summary="Get a voucher", operation_id="get-voucher",
                    responses=VoucherSerializer)
     def get(self, request, code: str):
@@ -836,6 +858,7 @@ class VoucherDetailView(APIView):
 
 
 class VoucherEnableView(APIView):
+    scoped = ("promo.Voucher",)
     active = True
 
     @extend_schema(tags=VOUCHERS_TAG, summary="Enable a voucher", operation_id="enable-voucher", request=None,
@@ -854,6 +877,7 @@ class VoucherDisableView(VoucherEnableView):
 
 
 class VouchersImportCsvView(APIView):
+    scoped = ("promo.Voucher",)
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(tags=VOUCHERS_TAG, summary="Import standalone vouchers from CSV (async action)",
@@ -868,6 +892,8 @@ class VouchersImportCsvView(APIView):
 
 
 class VouchersBulkUpdateView(APIView):
+    scoped = ("promo.Voucher",)
+
     @extend_schema(tags=VOUCHERS_TAG, summary="Update vouchers in bulk (async action)",
                    operation_id="update-vouchers-in-bulk", request=BulkItemSerializer(many=True),
                    description="Metadata is merged into each voucher's; active, additional_info, start_date and "
@@ -883,6 +909,8 @@ class VouchersBulkUpdateView(APIView):
 
 
 class VouchersMetadataUpdateView(APIView):
+    scoped = ("promo.Voucher",)
+
     @extend_schema(tags=VOUCHERS_TAG, summary="Merge metadata into many vouchers (async action)",
                    operation_id="update-vouchers-metadata-in-bulk", request=MetadataBulkSerializer,
                    responses={202: ASYNC_ACTION_RESPONSE})
@@ -904,6 +932,7 @@ class SignedAssetOrApiClient(IsApiClientOrStaff):
 
 
 class VoucherAssetView(APIView):
+    scoped = ("promo.Voucher",)
     permission_classes = [SignedAssetOrApiClient]
     kind = "qr"
     fmt = "png"

@@ -73,6 +73,8 @@ def _stack_response(stack, status: int = 200) -> Response:
 # ================================================================ tiers
 
 class TierListView(APIView):
+    scoped = ("promo.PromotionTier",)
+
     @extend_schema(tags=TAGS, operation_id="list-promotion-tiers", summary="List promotion tiers",
                    parameters=[*LIST_PARAMETERS, OpenApiParameter("is_available", OpenApiTypes.BOOL,
                                                                   description="Only enabled, unexpired tiers."),
@@ -85,6 +87,8 @@ class TierListView(APIView):
 
 
 class CampaignTiersView(APIView):
+    scoped = ("promo.Campaign", "promo.PromotionTier")
+
     @extend_schema(tags=TAGS, operation_id="list-promotion-tiers-from-campaign",
                    summary="List a promotion campaign's tiers", responses={200: _shape("PromotionTiersList")})
     def get(self, request, campaign_id: str):
@@ -99,6 +103,8 @@ class CampaignTiersView(APIView):
 
 
 class TierDetailView(APIView):
+    scoped = ("promo.PromotionTier",)
+
     @extend_schema(tags=TAGS, operation_id="get-promotion-tier", summary="Get a promotion tier",
                    responses={200: _shape("PromotionTier")})
     def get(self, request, tier_id: str):
@@ -118,6 +124,7 @@ class TierDetailView(APIView):
 
 
 class TierEnableView(APIView):
+    scoped = ("promo.PromotionTier",)
     active = True
 
     @extend_schema(tags=TAGS, operation_id="enable-promotion-tier", summary="Enable a promotion tier", request=None,
@@ -142,6 +149,8 @@ def _stack_page(rows) -> list[dict]:
 
 
 class StackListView(APIView):
+    scoped = ("promo.PromotionStack",)
+
     @extend_schema(tags=TAGS, operation_id="list-all-promotion-stacks", summary="List promotion stacks",
                    parameters=[*LIST_PARAMETERS, OpenApiParameter("order", OpenApiTypes.STR,
                                                                   enum=promotions.STACK_ORDERINGS),
@@ -158,6 +167,8 @@ class StackListView(APIView):
 
 
 class CampaignStacksView(APIView):
+    scoped = ("promo.Campaign", "promo.PromotionStack")
+
     @extend_schema(tags=TAGS, operation_id="list-promotion-stacks-in-campaign",
                    summary="List a promotion campaign's stacks",
                    responses={200: _shape("PromotionsStacksListResponseBody")})
@@ -174,6 +185,8 @@ class CampaignStacksView(APIView):
 
 
 class StackDetailView(APIView):
+    scoped = ("promo.Campaign", "promo.PromotionStack")
+
     @extend_schema(tags=TAGS, operation_id="get-promotion-stack", summary="Get a promotion stack",
                    responses={200: _shape("PromotionsStacksGetResponseBody")})
     def get(self, request, campaign_id: str, stack_id: str):

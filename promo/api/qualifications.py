@@ -124,6 +124,7 @@ _RENDERER = JSONRenderer()  # compact: the answer every client gets (the browsab
 
 
 class QualificationsView(APIView):
+    scoped = ("promo.Campaign", "promo.Voucher", "promo.PromotionTier", "promo.PromotionStack")
     redemption_scope = True  # read-only, but checkouts call it with their redemption keys
 
     @extend_schema(tags=["qualifications"], operation_id="check-eligibility", request=QualificationRequestSerializer,

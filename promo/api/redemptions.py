@@ -49,6 +49,7 @@ def _as_answer(call):
 
 
 class ValidationsView(APIView):
+    scoped = ("promo.Voucher", "promo.PromotionTier", "promo.PromotionStack")
     redemption_scope = True
 
     @extend_schema(tags=["validations"], request=StackedRequestSerializer, operation_id="validate-stacked-discounts",
@@ -61,6 +62,7 @@ class ValidationsView(APIView):
 
 
 class RedemptionsView(APIView):
+    scoped = ("promo.Voucher", "promo.PromotionTier", "promo.PromotionStack", "promo.Redemption")
     redemption_scope = True
 
     @extend_schema(tags=["redemptions"], request=StackedRequestSerializer, parameters=[IDEMPOTENCY_HEADER],
@@ -102,6 +104,8 @@ def _datetime(params, name: str):
 
 
 class RedemptionDetailView(APIView):
+    scoped = ("promo.Redemption",)
+
     @extend_schema(tags=["redemptions"], operation_id="get-redemption", summary="Get a redemption",
                    responses={200: _shape("RedemptionsGetResponseBody"), 404: ERROR_RESPONSE})
     def get(self, request, redemption_id: str):
@@ -112,6 +116,7 @@ class RedemptionDetailView(APIView):
 
 
 class _RollbackBase(APIView):
+    scoped = ("promo.Redemption",)
     redemption_scope = True
     parent_required: bool | None = None
 
@@ -152,6 +157,8 @@ class RollbacksView(_RollbackBase):
 
 
 class VoucherRedemptionsView(APIView):
+    scoped = ("promo.Voucher", "promo.Redemption")
+
     @extend_schema(tags=["redemptions"], parameters=LIST_PARAMETERS, operation_id="get-voucher-redemptions",
                    responses={200: _shape("VouchersRedemptionGetResponseBody")},
                    summary="A voucher's redemptions")
@@ -166,6 +173,7 @@ class VoucherRedemptionsView(APIView):
 
 
 class SessionReleaseView(APIView):
+    scoped = ("promo.Voucher",)
     redemption_scope = True
 
     @extend_schema(tags=["validations"], responses={204: None}, operation_id="release-validation-session",

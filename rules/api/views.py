@@ -64,6 +64,8 @@ ASSIGNMENT_ORDER = _param("order", "Sort order (default -created_at).", enum=lis
 
 
 class RuleListView(APIView):
+    scoped = ("rules.ValidationRule",)
+
     @extend_schema(tags=TAGS, operation_id="list_validation_rules", summary="List validation rules",
                    parameters=RULE_LIST_PARAMETERS, responses=s.RuleListOutputSerializer)
     def get(self, request):
@@ -79,6 +81,8 @@ class RuleListView(APIView):
 
 
 class RuleDetailView(APIView):
+    scoped = ("rules.ValidationRule",)
+
     @extend_schema(tags=TAGS, operation_id="get_validation_rule", summary="Get a validation rule",
                    responses=s.RuleOutputSerializer)
     def get(self, request, rule_id: str):
@@ -100,6 +104,8 @@ class RuleDetailView(APIView):
 
 
 class RuleAssignmentListView(APIView):
+    scoped = ("rules.ValidationRule", "rules.ValidationRuleAssignment")
+
     @extend_schema(tags=TAGS, operation_id="list_validation_rule_assignments",
                    summary="List the assignments of a validation rule",
                    parameters=[*LIST_PARAMETERS, ASSIGNMENT_ORDER], responses=s.AssignmentListOutputSerializer)
@@ -121,6 +127,8 @@ class RuleAssignmentListView(APIView):
 
 
 class RuleAssignmentDetailView(APIView):
+    scoped = ("rules.ValidationRule", "rules.ValidationRuleAssignment")
+
     @extend_schema(tags=TAGS, operation_id="delete_validation_rule_assignment",
                    summary="Remove an assignment of a validation rule", responses={204: None})
     def delete(self, request, rule_id: str, assignment_id: str):
@@ -129,6 +137,8 @@ class RuleAssignmentDetailView(APIView):
 
 
 class AssignmentListView(APIView):
+    scoped = ("rules.ValidationRuleAssignment",)
+
     @extend_schema(tags=TAGS, operation_id="list_validation_rules_assignments",
                    summary="List validation rule assignments",
                    parameters=[*LIST_PARAMETERS, ASSIGNMENT_ORDER,

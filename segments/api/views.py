@@ -11,6 +11,9 @@ from customers.selectors import customer_find
 from segments import selectors, services
 from segments.api import serializers as s
 
+# What these views serve belongs to no campaign category (core.api.scope).
+SHARED = "Segments group customers, who are shared by every campaign category."
+
 TAGS = ["segments"]
 
 
@@ -28,6 +31,8 @@ def _order_param(request) -> str:
 
 
 class SegmentListView(APIView):
+    unscoped = SHARED
+
     @extend_schema(tags=TAGS, operation_id="list_segments", summary="List segments with their member counts",
                    parameters=[*LIST_PARAMETERS, OpenApiParameter("order", OpenApiTypes.STR,
                                                                   enum=list(selectors.SEGMENT_ORDERINGS))],
@@ -47,6 +52,8 @@ class SegmentListView(APIView):
 
 
 class SegmentDetailView(APIView):
+    unscoped = SHARED
+
     @extend_schema(tags=TAGS, operation_id="get_segment", summary="Get a segment",
                    responses=s.SegmentOutputSerializer)
     def get(self, request, segment_id: str):
@@ -59,6 +66,8 @@ class SegmentDetailView(APIView):
 
 
 class CustomerSegmentsView(APIView):
+    unscoped = SHARED
+
     @extend_schema(tags=["customers"], operation_id="list_customer_segments",
                    summary="List the segments a customer belongs to (none for a customer not stored)",
                    responses=s.CustomerSegmentsOutputSerializer)
