@@ -1218,6 +1218,8 @@ def _import_values(data: dict, campaign: Campaign | None) -> dict:
         values["holder"] = resolve_customer(data["holder_id"])
         _check_join_once(campaign, values["holder"])
     check_validity(values)
+    if campaign is None:  # as voucher_create: a standalone code goes into a category the caller may use
+        check_category_allowed(current_actor(), values.get("category"))
     values["code"] = code
     return values
 

@@ -3,9 +3,10 @@
 Registered by promo's AppConfig.ready() for its own models and for the neighbours whose rows name promo's
 objects by public id (validation rule assignments, customer timeline entries):
 
-- a redemption row of one redeemable is in its campaign's category (or its standalone code's); a parent
-  (a stacked redemption) is inside categories when at least one of its redeemables is and none is outside,
-  so a key never sees, nor rolls back, another category's part of a stacked checkout;
+- a redemption of one redeemable is in its campaign's category (or its standalone code's); a stacked
+  redemption (the parent row and its redeemables' rows) is seen whole or not at all: inside categories when
+  at least one of its redeemables is and none is outside, so a key never sees, nor rolls back, another
+  category's part of a stacked checkout;
 - a rollback follows its redemption;
 - a validation rule assignment follows the campaign, code or tier it names (other kinds belong to no
   category); a rule is inside categories when none of its assignments is outside (a rule shared with
@@ -36,20 +37,31 @@ def _names_something() -> Q:
     return Q(campaign__isnull=False) | Q(voucher__isnull=False)
 
 
-def redemption_within(pks) -> Q:
+def _stacked_within(pks) -> Q:
+    """Parent rows: every redeemable that names something is inside `pks`, and one at least (a parent
+    without children, from before stacking, goes by its own campaign or code)."""
     from promo.models import Redemption
 
     children = Redemption.objects.filter(parent=OuterRef("pk"))
     inside = Exists(children.filter(_redeemable_within(pks)))
     outside = Exists(children.filter(_names_something()).exclude(_redeemable_within(pks)))
-    return (Q(parent__isnull=False) & _redeemable_within(pks)) | (Q(parent__isnull=True) & Q(inside) & ~Q(outside))
+    alone = ~Exists(children) & _redeemable_within(pks)
+    return Q(parent__isnull=True) & ((Q(inside) & ~Q(outside)) | alone)
+
+
+def redemption_within(pks) -> Q:
+    from promo.models import Redemption
+
+    parents = Redemption.objects.filter(_stacked_within(pks)).values("pk")
+    return _stacked_within(pks) | Q(parent__in=parents)
 
 
 def redemption_touching(pks) -> Q:
     from promo.models import Redemption
 
     children = Redemption.objects.filter(parent=OuterRef("pk")).filter(_redeemable_within(pks))
-    return (Q(parent__isnull=False) & _redeemable_within(pks)) | (Q(parent__isnull=True) & Q(Exists(children)))
+    touched = Redemption.objects.filter(parent__isnull=True).filter(Q(Exists(children)) | _redeemable_within(pks))
+    return Q(pk__in=touched.values("pk")) | Q(parent__in=touched.values("pk"))
 
 
 def _public_ids(label: str, pks):
