@@ -143,8 +143,8 @@ def resolve_actor(actor):
 
 
 def key_category_ids(key) -> frozenset[int] | None:
-    """The category pks an API key is limited to, or None for all. Read once and kept on the key object,
-    which core.services caches between requests (updating a key's categories clears that cache)."""
+    """The category pks an API key is limited to, or None for all. core.services.api_key_authenticate reads
+    them with the key on every request; other key objects read them once."""
     cached = getattr(key, "_category_ids", _UNSET)
     if cached is _UNSET:
         ids = frozenset(key.categories.values_list("pk", flat=True)) if key.pk else frozenset()
