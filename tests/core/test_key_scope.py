@@ -149,3 +149,42 @@ def test_creating_a_campaign_with_a_hidden_campaigns_name_does_not_say_it_exists
     assert hidden.status_code == visible.status_code == 409
     assert hidden.json()["details"].replace("Bravo", "X") == visible.json()["details"].replace("Alpha", "X")
     assert "exist" not in hidden.json()["details"]
+
+
+def _run_accepted(response) -> dict:
+    """Run the async action a write answered with (as its key, like the worker) and return its result."""
+    from core import services as core_services
+    from core.models import AsyncAction
+
+    assert response.status_code == 202, response.content
+    action = AsyncAction.objects.get(public_id=response.json()["async_action_id"])
+    core_services.async_action_run(action.pk)
+    action.refresh_from_db()
+    return action.result
+
+
+def test_bulk_updates_in_the_background_touch_only_the_keys_categories(world):
+    from promo.models import Voucher
+
+    alpha = world.keys["alpha"]
+    result = _run_accepted(alpha.post("/v1/vouchers/metadata/async",
+                                      {"codes": ["ALPHA-CODE", "BRAVO-CODE"], "metadata": {"tag": "x"}}))
+    assert Voucher.objects.get(code="ALPHA-CODE").metadata.get("tag") == "x"
+    assert "tag" not in Voucher.objects.get(code="BRAVO-CODE").metadata
+    assert str(result).count("Cannot find voucher with id BRAVO-CODE") == 1
+    _run_accepted(alpha.post("/v1/vouchers/bulk/async", [{"code": "BRAVO-CODE", "active": False}]))
+    assert Voucher.objects.get(code="BRAVO-CODE").active
+
+
+def test_imported_codes_go_only_into_the_keys_categories(world):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from promo.models import Voucher
+
+    rows = (f"code,category,discount_type,discount_value\nIN-BRAVO,{world.bravo.category.public_id},AMOUNT,100\n"
+            f"NO-CATEGORY,,AMOUNT,100\nIN-ALPHA,{world.alpha.category.public_id},AMOUNT,100\n")
+    alpha = world.keys["alpha"]
+    upload = SimpleUploadedFile("codes.csv", rows.encode(), content_type="text/csv")
+    _run_accepted(alpha.client.post("/v1/vouchers/importCSV", {"file": upload}, headers=alpha.headers))
+    assert set(Voucher.objects.filter(code__in=["IN-BRAVO", "NO-CATEGORY", "IN-ALPHA"]).values_list(
+        "code", flat=True)) == {"IN-ALPHA"}
