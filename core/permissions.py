@@ -1,7 +1,9 @@
 """The one restriction point: what a staff user or an API key may see and do.
 
-Every queryset of campaigns, vouchers, redemptions and categories shown by the API, the admin or the
-back office passes through `restrict(queryset, actor, action)` (NetBox's `.restrict()` idea).
+Every queryset of scoped rows (campaigns, vouchers, redemptions, gift cards, async actions ... see
+register_scoped_model) shown by the API, the admin or the back office passes through
+`restrict(queryset, actor, action)` (NetBox's `.restrict()` idea). Every /v1 view declares which scoped
+models it serves (core.api.scope), and a permission matrix generated from the URL configuration checks them.
 
 Who may do what:
 - Roles are groups with model permissions (backoffice.roles): `promo.change_campaign` ... A superuser may
@@ -17,7 +19,8 @@ Who may do what:
     codes), even without the role's model permission (a partner's own campaign).
   The role caps the action: a read-write category grant does not let an Analyst change anything.
 - API keys: `scope` says which operations (core.auth), `categories` which campaign categories; anything
-  outside them is filtered out, so lookups answer 404 as if it did not exist.
+  outside them is filtered out, so lookups answer 404 as if it did not exist. Async actions are not in a
+  category: a key (or staff user) limited to categories sees those it started.
 
 `actor` is a User, an ApiKey (or core.auth.ApiClient), or None for system code (not restricted).
 Models are declared by label (core must not import promo): `register_scoped_model()`.
@@ -119,11 +122,6 @@ def register_scoped_model(label: str, *, campaign: str | None = None, category: 
 def scoped_model(label: str) -> ScopedModel | None:
     """How `label` is scoped, or None when its rows belong to no category (customers, products ...)."""
     return _SCOPED.get(label)
-
-
-def in_categories(label: str, pks) -> Q:
-    """The rows of `label` wholly inside these categories (for scoping rules of other models)."""
-    return _SCOPED[label].in_categories(pks)
 
 
 # ---------------------------------------------------------------- actors

@@ -54,6 +54,7 @@ class ScopeWorld:
     mixed_redemption: str  # Alpha's code and Bravo's card in one stacked redemption
     customer_id: str
     keys: dict[str, JsonClient]  # by name: management, read_only, redemption, alpha, alpha_read_only ...
+    shared: dict = field(default_factory=dict)  # rows of no category (customers, products ...) by URL parameter
 
     def hidden_ids(self) -> set[str]:
         return self.bravo.public_ids() | {self.mixed_redemption}
