@@ -31,18 +31,34 @@ API_PREFIX = "v1/"
 
 
 def declaration_problems(view_class) -> list[str]:
-    """What is wrong with a view's scope declaration (nothing when it declares exactly one, properly)."""
+    """What is wrong with a view's scope declaration (nothing when it declares exactly one, properly), or
+    with its permission classes (key scopes and categories are checked by core.auth.IsApiClientOrStaff)."""
     declared = [name for name in DECLARATIONS if getattr(view_class, name, None)]
     if len(declared) != 1:
         return [f"declares {' and '.join(declared) or 'none'} of {', '.join(DECLARATIONS)}: declare exactly one"]
-    if declared == ["scoped"]:
+    return _permission_problems(view_class, declared[0]) or _declaration_problems(view_class, declared[0])
+
+
+def _permission_problems(view_class, declared: str) -> list[str]:
+    from core.auth import IsApiClientOrStaff
+
+    classes = getattr(view_class, "permission_classes", ())
+    if not classes:
+        return [] if declared == "unscoped" else ["has no permission class: only unscoped public views may"]
+    if not any(issubclass(cls, IsApiClientOrStaff) for cls in classes):
+        return ["has permission classes that skip core.auth.IsApiClientOrStaff (key scopes, categories)"]
+    return []
+
+
+def _declaration_problems(view_class, declared: str) -> list[str]:
+    if declared == "scoped":
         labels = view_class.scoped
         if isinstance(labels, str) or not all(isinstance(label, str) for label in labels):
             return ["scoped must be a tuple of model labels (\"app.Model\")"]
         return [f"scoped names {label}, which is not registered with core.permissions.register_scoped_model"
                 for label in labels if scoped_model(label) is None]
-    reason = getattr(view_class, declared[0])
-    return [] if isinstance(reason, str) and reason.strip() else [f"{declared[0]} must say why (a sentence)"]
+    reason = getattr(view_class, declared)
+    return [] if isinstance(reason, str) and reason.strip() else [f"{declared} must say why (a sentence)"]
 
 
 def api_views(prefix: str = API_PREFIX) -> Iterator[tuple[str, type]]:
