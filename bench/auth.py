@@ -13,7 +13,7 @@ database) and queries per request.
 import argparse
 import time
 
-from common import bench_database_url, migrate, print_table, recreate_database, setup_django
+from common import fresh_django, print_table
 
 
 def seed() -> dict:
@@ -59,13 +59,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20000)
     args = parser.parse_args()
-    url = bench_database_url("promo_bench_auth")
-    recreate_database(url)
-    migrate(url)
-    setup_django(url)
-    keys = seed()
+    fresh_django("promo_bench_auth")
     rows = []
-    for name, issued in keys.items():
+    for name, issued in seed().items():
         wall, cpu, queries = measure(issued, args.runs)
         rows.append([name, f"{wall:.0f}", f"{cpu:.0f}", f"{queries:.2f}"])
     print_table(f"API-key authentication, in-process on PostgreSQL, {args.runs} requests (fastest tenth)",

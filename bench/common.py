@@ -65,6 +65,15 @@ def setup_django(database_url: str) -> None:
     django.setup()
 
 
+def fresh_django(name: str) -> str:
+    """A new, migrated database of this name, and Django set up on it in this process. Returns its URL."""
+    url = bench_database_url(name)
+    recreate_database(url)
+    migrate(url)
+    setup_django(url)
+    return url
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
