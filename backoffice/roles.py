@@ -43,6 +43,7 @@ ROLES: dict[str, list[str]] = {
     CUSTOMER_SERVICE: [
         *_READ_BUSINESS,
         "promo.view_campaign", "promo.view_voucher", "promo.view_redemption", "promo.view_redemptionrollback",
+        "promo.view_failedattempt", "promo.view_lockout",
         "promo.view_category", "promo.issue_sorry_coupon", "promo.disable_voucher",
         "customers.change_customer", "giftcards.refund_*", "giftcards.issue_*",
     ],

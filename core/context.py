@@ -15,11 +15,17 @@ actor_var: ContextVar[object | None] = ContextVar("actor", default=None)
 # What the current API request does to the objects it looks up: view, change or delete (from its method).
 action_var: ContextVar[str] = ContextVar("action", default="view")
 async_action_var: ContextVar[str | None] = ContextVar("async_action", default=None)
+# The client's address (core.middleware.ClientIpMiddleware): attempts and redemptions record it.
+client_ip_var: ContextVar[str | None] = ContextVar("client_ip", default=None)
 
 
 def current_request_id() -> str | None:
     value = request_id_var.get()
     return None if value == "-" else value
+
+
+def current_client_ip() -> str | None:
+    return client_ip_var.get()
 
 
 class SessionActor:

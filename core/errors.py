@@ -24,7 +24,7 @@ class ApiError(Exception):
     message = "Invalid payload"
 
     def __init__(self, details: str = "", *, key: str | None = None, message: str | None = None,
-                 status: int | None = None, extra: dict | None = None):
+                 status: int | None = None, extra: dict | None = None, headers: dict | None = None):
         super().__init__(details or message or self.message)
         self.details = details
         if key:
@@ -34,6 +34,7 @@ class ApiError(Exception):
         if status:
             self.status = status
         self.extra = extra or {}
+        self.headers = headers or {}  # sent with the error (Retry-After ...)
 
 
 class InvalidPayload(ApiError):
@@ -60,6 +61,14 @@ class Conflict(ApiError):
     status = 409
     key = "conflict"
     message = "Conflict"
+
+
+class TooManyRequests(ApiError):
+    """429: a rate limit (core.throttling) or a lockout (promo.abuse); `headers` carry Retry-After."""
+
+    status = 429
+    key = "too_many_requests"
+    message = "Too many requests"
 
 
 class PayloadTooLarge(ApiError):
@@ -113,7 +122,10 @@ _DRF_KEYS = {
 def api_exception_handler(exc, context):
     """DRF EXCEPTION_HANDLER: every error leaves in the one format."""
     if isinstance(exc, ApiError):
-        return _as_drf(error_body(exc.status, exc.key, exc.message, exc.details, **exc.extra), exc.status)
+        response = _as_drf(error_body(exc.status, exc.key, exc.message, exc.details, **exc.extra), exc.status)
+        for name, value in exc.headers.items():
+            response[name] = value
+        return response
     if isinstance(exc, drf_exceptions.ValidationError):
         details = "; ".join(_flatten_validation(exc.detail)) or "Invalid payload"
         return _as_drf(error_body(400, "invalid_payload", "Invalid payload", details), 400)

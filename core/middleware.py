@@ -3,7 +3,8 @@ import uuid
 
 from django.conf import settings
 
-from core.context import SessionActor, action_var, actor_var, request_id_var
+from core.clientip import client_ip
+from core.context import SessionActor, action_var, actor_var, client_ip_var, request_id_var
 from core.errors import PayloadTooLarge, error_response, response_for_unhandled
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
@@ -60,6 +61,21 @@ class OpsEndpointsMiddleware:
         if request.method not in ("GET", "HEAD"):
             return error_response(405, "method_not_allowed", "Method not allowed")
         return view(request)
+
+
+class ClientIpMiddleware:
+    """Sets `request.client_ip` and, for services, core.context.current_client_ip() for the request."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.client_ip = client_ip(request.META)
+        token = client_ip_var.set(request.client_ip or None)
+        try:
+            return self.get_response(request)
+        finally:
+            client_ip_var.reset(token)
 
 
 class ActorMiddleware:

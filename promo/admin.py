@@ -14,6 +14,7 @@ from django.db.models import Count, Q
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats.base_formats import CSV, XLSX
@@ -35,6 +36,8 @@ from promo.models import (
     Campaign,
     CampaignEvent,
     Category,
+    FailedAttempt,
+    Lockout,
     PromotionStack,
     PromotionTier,
     Redemption,
@@ -340,6 +343,50 @@ class RedemptionAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request):
         return restrict(super().get_queryset(request), request.user, "view")
+
+
+@admin.register(Lockout)
+class LockoutAdmin(ReadOnlyAdmin):
+    """Episodes of too many invalid codes (promo.abuse): who, how many, which codes, when; each sent one
+    `redemption.fraud_suspected` webhook event."""
+
+    list_display = ["started_at", "subject_type", "subject", "invalid_codes", "refused_attempts", "codes_tried",
+                    "locked_until", "locked_now", "customer", "api_key"]
+    list_filter = ["subject_type"]
+    search_fields = ["=subject", "=public_id", "=customer__source_id", "=customer__public_id", "=api_key__app_id"]
+    search_help_text = "A customer's id or source_id as sent, an IP address, an API key's app id (exact)."
+    list_select_related = ["customer", "api_key"]
+    raw_id_fields = ["customer", "api_key"]
+    date_hierarchy = "started_at"
+    show_full_result_count = False
+
+    @admin.display(description="codes tried")
+    def codes_tried(self, obj: Lockout) -> str:
+        shown = ", ".join(obj.codes[:5])
+        return f"{shown} (+{len(obj.codes) - 5} more)" if len(obj.codes) > 5 else shown
+
+    @admin.display(description="locked now", boolean=True)
+    def locked_now(self, obj: Lockout) -> bool:
+        return obj.locked_until > timezone.now()
+
+
+@admin.register(FailedAttempt)
+class FailedAttemptAdmin(ReadOnlyAdmin):
+    """Validations and redemptions through the API in which a code was refused, with who tried it."""
+
+    list_display = ["created_at", "kind", "failure_code", "invalid_codes", "codes", "customer_ref", "customer",
+                    "api_key", "ip", "redemption"]
+    list_filter = ["kind", "failure_code"]
+    search_fields = ["=customer_ref", "=customer__source_id", "=customer__public_id", "^ip", "=request_id"]
+    search_help_text = "A customer's id or source_id as sent, the start of an IP address, a request id."
+    list_select_related = ["customer", "api_key", "redemption"]
+    raw_id_fields = ["customer", "api_key", "redemption"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    @admin.display(description="codes")
+    def codes(self, obj: FailedAttempt) -> str:
+        return ", ".join(f"{r.get('id')} ({r.get('failure') or 'ok'})" for r in obj.redeemables[:5])
 
 
 @admin.register(RedemptionRollback)

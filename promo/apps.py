@@ -7,7 +7,17 @@ class PromoConfig(AppConfig):
 
     def ready(self):
         from customers.selectors import register_redemption_summary
-        from promo import handlers, promotion_handlers, registry, scoping, selectors, services, tasks  # noqa: F401
+        from distribution.events import register_event_type
+        from promo import (  # noqa: F401  (tasks)
+            abuse,
+            handlers,
+            promotion_handlers,
+            registry,
+            scoping,
+            selectors,
+            services,
+            tasks,
+        )
         from rules.evaluation import on_budget_exhausted
 
         registry.register_loader("voucher", handlers.load_voucher)
@@ -20,3 +30,5 @@ class PromoConfig(AppConfig):
         on_budget_exhausted(services.budget_exhausted)
         # What API keys and staff limited to categories see of promo's rows and of rows naming them.
         scoping.register()
+        register_event_type(abuse.FRAUD_EVENT, "Too many invalid codes from one customer, client IP or API key: "
+                                               "their validations and redemptions are refused for a while.")

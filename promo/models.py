@@ -246,6 +246,10 @@ class Redemption(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     channel = models.CharField(max_length=40, blank=True)
     api_key = models.ForeignKey("core.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The customer as the request named it (customer.id or source_id): kept when no stored customer is linked,
+    # e.g. a new customer whose upsert was rolled back with the failed redemption.
+    customer_ref = models.CharField(max_length=255, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True, help_text="The client's address (TRUSTED_PROXY_COUNT).")
     request_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
@@ -259,6 +263,81 @@ class Redemption(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.result}"
+
+
+class FailedAttempt(models.Model):
+    """A validation or redemption through the API in which a code (or tier) was refused, with who tried it:
+    the customer (stored, or as named when no such customer exists), the API key and the client's address.
+    Validations write nothing else, so this is their only trace; a failed redemption also has its Redemption
+    rows (`redemption`). Lockouts (promo.abuse) read the codes an episode tried from here."""
+
+    class Kind(models.TextChoices):
+        VALIDATION = "VALIDATION"
+        REDEMPTION = "REDEMPTION"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # Each redeemable sent: {"object", "id", "failure"} ("failure" empty for one that applied).
+    redeemables = models.JSONField(default=list, blank=True)
+    failure_code = models.CharField(max_length=80, blank=True, help_text="The first refusal's key.")
+    invalid_codes = models.PositiveBigIntegerField(default=0, help_text="Refusals counted towards lockouts "
+                                                                        "(LOCKOUT_FAILURES).")
+    customer = models.ForeignKey("customers.Customer", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+", db_index=False)
+    customer_ref = models.CharField(max_length=255, blank=True, help_text="customer.id or source_id as sent.")
+    api_key = models.ForeignKey("core.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                db_index=False)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    redemption = models.ForeignKey(Redemption, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    request_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        # A lockout's subject over its window (promo.abuse.episode_codes); the customer service's "what did
+        # this customer try".
+        indexes = [models.Index(fields=["customer_ref", "created_at"]), models.Index(fields=["ip", "created_at"]),
+                   models.Index(fields=["api_key", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.failure_code} ({self.created_at:%Y-%m-%d %H:%M:%S})"
+
+
+class Lockout(models.Model):
+    """One episode of too many invalid codes from one customer, client IP or API key: their validations and
+    redemptions are refused until `locked_until`. At most one episode per subject is `current` (a partial
+    UNIQUE constraint): starting one is claimed by its INSERT, so concurrent requests that all cross the
+    threshold start one episode and send one `redemption.fraud_suspected` event (promo.abuse)."""
+
+    class Subject(models.TextChoices):
+        CUSTOMER = "customer", "customer"
+        IP = "ip", "client IP"
+        API_KEY = "api_key", "API key"
+
+    public_id = PublicIdField(prefix="lock_")
+    subject_type = models.CharField(max_length=10, choices=Subject.choices)
+    subject = models.CharField(max_length=255, help_text="The customer as named, the IP address, or the key's "
+                                                         "app id.")
+    customer = models.ForeignKey("customers.Customer", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    api_key = models.ForeignKey("core.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    started_at = models.DateTimeField(db_index=True)
+    locked_until = models.DateTimeField()
+    invalid_codes = models.PositiveBigIntegerField(help_text="Invalid codes counted in the window that started it.")
+    refused_attempts = models.PositiveBigIntegerField(default=0, help_text="Attempts refused during the lockout.")
+    codes = models.JSONField(default=list, blank=True, help_text="Codes tried in the window (the last 100).")
+    ips = models.JSONField(default=list, blank=True, help_text="Client addresses seen in the window.")
+    event_id = models.CharField(max_length=64, blank=True, help_text="The webhook event (evt_...), if any "
+                                                                     "endpoint listened.")
+    # Closed (False) when the subject's next episode starts.
+    current = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["subject_type", "subject"], condition=Q(current=True),
+                                               name="lockout_one_current_per_subject")]
+
+    def __str__(self) -> str:
+        return f"{self.get_subject_type_display()} {self.subject} ({self.started_at:%Y-%m-%d %H:%M})"
 
 
 class RedemptionRollback(models.Model):

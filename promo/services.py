@@ -9,17 +9,18 @@ import secrets
 from django.db import transaction
 
 from core import metrics
-from core.context import current_request_id
+from core.context import current_client_ip, current_request_id
 from core.errors import ApiError, InvalidPayload, NotFound
 from core.fields import new_public_id
 from core.permissions import restrict
 from core.rawsql import WriteChain
+from core.throttling import customer_ref
 from customers import services as customer_services
 from customers.models import Order
-from promo import locks, presenters
+from promo import abuse, locks, presenters
 from promo.context import Context, build_context
 from promo.engine import APPLICABLE, INAPPLICABLE, Evaluation, evaluate
-from promo.models import Redemption, RedemptionRollback, Voucher
+from promo.models import FailedAttempt, Redemption, RedemptionRollback, Voucher
 from promo.registry import RedeemableError, handler_for
 from promo.stacking import StackingRules, project_stacking_rules
 
@@ -42,14 +43,21 @@ def _context(payload: dict, api_key) -> tuple[Context, StackingRules]:
 
 # ---------------------------------------------------------------- validation
 
-def validate(payload: dict, *, api_key=None) -> dict:
+def validate(payload: dict, *, api_key=None, guarded: bool = False) -> dict:
+    """`guarded` (API callers): refused while the caller is locked out, and a refusal is recorded and counted
+    towards lockouts (promo.abuse)."""
+    caller = abuse.subjects(payload, api_key) if guarded else None
+    abuse.refuse_if_locked(caller)
     ctx, rules = _context(payload, api_key)
     evaluation = evaluate(ctx, rules)
     session = _lock_session(evaluation) if ctx.session and evaluation.valid else None
     valid = evaluation.valid
     metrics.validation(valid, None if valid else _failure_key(evaluation))
-    return presenters.validation_json(evaluation, validation_id=new_public_id("valid_"),
-                                      request_id=current_request_id(), session=session)
+    answer = presenters.validation_json(evaluation, validation_id=new_public_id("valid_"),
+                                        request_id=current_request_id(), session=session)
+    if caller is not None:
+        abuse.after_attempt(FailedAttempt.Kind.VALIDATION, evaluation, caller)
+    return answer
 
 
 def _lock_session(evaluation: Evaluation) -> dict | None:
@@ -113,8 +121,11 @@ def session_release(code: str, session_key: str) -> None:
 
 # ---------------------------------------------------------------- redemption
 
-def redeem(payload: dict, *, api_key=None) -> dict:
-    """Redeem the stacked request in one transaction, or record the failed attempt and raise RedemptionFailed."""
+def redeem(payload: dict, *, api_key=None, guarded: bool = False) -> dict:
+    """Redeem the stacked request in one transaction, or record the failed attempt and raise RedemptionFailed.
+    `guarded`: as for validate()."""
+    caller = abuse.subjects(payload, api_key) if guarded else None
+    abuse.refuse_if_locked(caller)
     ctx, rules = _context(payload, api_key)
     customer_before = ctx.customer  # a customer upserted inside a rolled-back transaction no longer exists
     evaluation = None
@@ -123,17 +134,25 @@ def redeem(payload: dict, *, api_key=None) -> dict:
             evaluation = evaluate(ctx, rules)
             if not evaluation.valid:
                 raise _Refused(evaluation)
-            response = _persist(evaluation, payload)
-        metrics.redemption(True)  # after its transaction
-        return response
+            answer = _persist(evaluation, payload)
     except _Refused as refused:
-        _record_failure(refused.evaluation, payload)
-        raise _failure(refused.evaluation)
+        raise _failed(refused.evaluation, caller)
     except RedeemableError as error:  # a limit reached by a concurrent redemption: nothing was written
         ctx.customer = customer_before
-        failed = _evaluation_after_race(evaluation, error)
-        _record_failure(failed, payload)
-        raise _failure(failed)
+        raise _failed(_evaluation_after_race(evaluation, error), caller)
+    metrics.redemption(True)  # after its transaction
+    if caller is not None:  # some of the stacked codes may have been refused (PARTIAL application mode)
+        abuse.after_attempt(FailedAttempt.Kind.REDEMPTION, evaluation, caller,
+                            redemption=ctx.scratch["parent_redemption"])
+    return answer
+
+
+def _failed(evaluation: Evaluation, caller: list | None) -> RedemptionFailed:
+    """Record the failed attempt (its own transaction: after the redemption's rollback) and the refusal."""
+    parent = _record_failure(evaluation)
+    if caller is not None:
+        abuse.after_attempt(FailedAttempt.Kind.REDEMPTION, evaluation, caller, redemption=parent)
+    return _failure(evaluation)
 
 
 class _Refused(Exception):
@@ -227,7 +246,7 @@ def _persist(evaluation: Evaluation, payload: dict) -> dict:
     order = _save_order(evaluation, customer)
     common = {"customer": customer, "order": order, "tracking_id": ctx.tracking_id or "",
               "session_key": ctx.session_key or "", "metadata": ctx.metadata, "channel": "API",
-              "api_key": ctx.api_key, "request_id": current_request_id() or ""}
+              "api_key": ctx.api_key, **_caller_fields(ctx), "request_id": current_request_id() or ""}
     total = sum(c.applied.amount for c in evaluation.applicable)
     parent_id = new_public_id("r_")  # a parent redemption names itself as its related object
     parent = Redemption(public_id=parent_id, result=Redemption.Result.SUCCESS, status=Redemption.Status.SUCCEEDED,
@@ -269,12 +288,19 @@ def _object_id(candidate) -> str:
     return getattr(obj, "public_id", None) or candidate.ref.id
 
 
-def _record_failure(evaluation: Evaluation, payload: dict) -> None:
+def _caller_fields(ctx: Context) -> dict:
+    """Who redeems, besides the stored customer: the customer as named (kept when no customer row is linked)
+    and the client's address."""
+    named = customer_ref({"customer": ctx.customer_input, "order": ctx.order_input}) or ""
+    return {"customer_ref": named[:255], "ip": current_client_ip()}
+
+
+def _record_failure(evaluation: Evaluation) -> Redemption:
     """A row for the failed attempt and one per redeemable, with failure codes (its own transaction)."""
     ctx = evaluation.ctx
     error = evaluation.first_error()
     common = {"customer": ctx.customer, "tracking_id": ctx.tracking_id or "", "session_key": ctx.session_key or "",
-              "metadata": ctx.metadata, "channel": "API", "api_key": ctx.api_key,
+              "metadata": ctx.metadata, "channel": "API", "api_key": ctx.api_key, **_caller_fields(ctx),
               "request_id": current_request_id() or "", "result": Redemption.Result.FAILURE,
               "status": Redemption.Status.FAILED}
     with transaction.atomic():
@@ -294,6 +320,7 @@ def _record_failure(evaluation: Evaluation, payload: dict) -> None:
                 failure_code=code, failure_message=message, **common)
     ctx.scratch["failed_redemption_id"] = parent.public_id
     metrics.redemption(False, parent.failure_code)
+    return parent
 
 
 def _failure_key(evaluation: Evaluation) -> str:

@@ -75,9 +75,11 @@ MIDDLEWARE = [
     # /healthz, /readyz and /metrics are answered here, before everything below (core/health.py says why).
     "core.middleware.OpsEndpointsMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "core.middleware.ClientIpMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.ApiErrorMiddleware",
+    "core.throttling.RateLimitHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -216,6 +218,43 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# The client's address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT reverse proxies (load balancer, CDN) that each
+# append to X-Forwarded-For, the address the outermost of them saw. Rate limits, lockouts and attempt records use it.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+# Rate limits (docs/configuration.md#rate-limits-and-lockouts) on the views that declare a `throttle_scope`: per
+# API key, per client IP and per customer named in the body, counted apart for each scope. A rate is written as
+# the `limits` library reads it: "300/second", "60/minute", "100 per 5 minutes"; empty or 0 turns it off.
+# Counted in Redis when REDIS_URL is set (shared by every process), else by each process on its own.
+RATE_LIMITS_ENABLED = env_bool("RATE_LIMITS_ENABLED", True)
+# Server-side integrations call from their own servers, whose address the key already stands for: no per-IP
+# limit by default there (each limit costs a Redis round trip per request); client-side endpoints have one.
+RATE_LIMIT_DEFAULTS = {
+    "key": os.environ.get("RATE_LIMIT_PER_KEY", "300/second"),
+    "ip": os.environ.get("RATE_LIMIT_PER_IP", ""),
+    "customer": os.environ.get("RATE_LIMIT_PER_CUSTOMER", "60/minute"),
+}
+# Per scope (validations, redemptions, qualifications, client), over the defaults above, as a JSON object, e.g.
+# RATE_LIMITS='{"redemptions": {"customer": "20/minute"}, "client": {"ip": "30/minute"}}'.
+try:
+    RATE_LIMITS = {"client": {"ip": "120/minute", "customer": "30/minute"}} | json.loads(
+        os.environ.get("RATE_LIMITS") or "{}")
+except json.JSONDecodeError as exc:
+    raise ImproperlyConfigured(f"RATE_LIMITS is not valid JSON: {exc}")
+RATE_LIMIT_KEY_PREFIX = "rl"  # of the rate-limit and lockout counters in their storage
+
+# Lockouts after invalid codes: this many codes refused for one of LOCKOUT_FAILURES (failure keys; not_found: no
+# such code) within LOCKOUT_WINDOW_SECONDS, from one customer, client IP or API key, and that caller's
+# validations and redemptions are refused for LOCKOUT_SECONDS (0 turns a count off). One
+# `redemption.fraud_suspected` webhook event per lockout; the admin lists them (Campaigns and redemptions ->
+# Lockouts).
+LOCKOUT_INVALID_CODES_PER_CUSTOMER = env_int("LOCKOUT_INVALID_CODES_PER_CUSTOMER", 10)
+LOCKOUT_INVALID_CODES_PER_IP = env_int("LOCKOUT_INVALID_CODES_PER_IP", 200)
+LOCKOUT_INVALID_CODES_PER_KEY = env_int("LOCKOUT_INVALID_CODES_PER_KEY", 1000)
+LOCKOUT_WINDOW_SECONDS = env_int("LOCKOUT_WINDOW_SECONDS", 600)
+LOCKOUT_SECONDS = env_int("LOCKOUT_SECONDS", 900)
+LOCKOUT_FAILURES = env_list("LOCKOUT_FAILURES", "not_found")
+
 # Admin imports (django-import-export): the confirm step is a dry-run preview, and each import is one
 # transaction (a failing row leaves nothing behind). Who may import: core.admin_mixins.ImportExportPermissionsMixin.
 IMPORT_EXPORT_USE_TRANSACTIONS = True
@@ -285,6 +324,8 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
     ],
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
+    # Applies to views that declare a `throttle_scope` (see RATE_LIMIT_DEFAULTS above); others pass untouched.
+    "DEFAULT_THROTTLE_CLASSES": ["core.throttling.RateLimits"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

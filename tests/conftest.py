@@ -3,6 +3,7 @@ spec conformance checks, and the PostgreSQL / Celery gates used by CI."""
 
 import json
 import os
+import uuid
 
 import pytest
 from django.db import connection
@@ -55,6 +56,26 @@ def _fast_password_hashing():
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _own_rate_limit_counters(settings):
+    """Rate-limit and lockout counters outlive a test (in memory, or in Redis shared with Celery's broker in the
+    worker tests, so they are not cleared): each test counts under keys of its own."""
+    settings.RATE_LIMIT_KEY_PREFIX = f"rl-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def local_redis_url() -> str:
+    """Database 4 of the local Redis server (started by .ci/run), for tests of what production counts there."""
+    import redis
+
+    url = "redis://127.0.0.1:6379/4"
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("needs Redis on 127.0.0.1:6379")
+    return url
 
 
 class JsonClient:

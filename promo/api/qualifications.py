@@ -126,6 +126,7 @@ _RENDERER = JSONRenderer()  # compact: the answer every client gets (the browsab
 class QualificationsView(APIView):
     scoped = ("promo.Campaign", "promo.Voucher", "promo.PromotionTier", "promo.PromotionStack")
     redemption_scope = True  # read-only, but checkouts call it with their redemption keys
+    throttle_scope = "qualifications"
 
     @extend_schema(tags=["qualifications"], operation_id="check-eligibility", request=QualificationRequestSerializer,
                    summary="Check eligibility (qualifications)",
@@ -136,7 +137,9 @@ class QualificationsView(APIView):
                    responses={200: OpenApiResponse(OpenApiTypes.OBJECT,
                                                    description="Voucherify v1 `QualificationsCheckEligibilityResponse"
                                                                "Body` shape; amounts in minor units."),
-                              400: OpenApiResponse(OpenApiTypes.OBJECT, description="Error")})
+                              400: OpenApiResponse(OpenApiTypes.OBJECT, description="Error"),
+                              429: OpenApiResponse(OpenApiTypes.OBJECT, description="Error `too_many_requests` "
+                                                                                    "(a rate limit)")})
     def post(self, request):
         parsed = parse_qualification_request(request.data)
         return Response(Rendered(qualifications.qualify(parsed, render=_RENDERER.render, api_key=request.auth)))

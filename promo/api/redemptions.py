@@ -20,6 +20,9 @@ def _shape(name: str) -> OpenApiResponse:
 
 
 ERROR_RESPONSE = OpenApiResponse(OpenApiTypes.OBJECT, description="Error: {code, key, message, details, request_id}")
+TOO_MANY_REQUESTS = OpenApiResponse(OpenApiTypes.OBJECT, description=(
+    "Error `too_many_requests` (a rate limit; X-RateLimit-* headers) or `too_many_invalid_codes` (a lockout after "
+    "invalid codes); Retry-After says when to try again."))
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER,
@@ -51,30 +54,37 @@ def _as_answer(call):
 class ValidationsView(APIView):
     scoped = ("promo.Voucher", "promo.PromotionTier", "promo.PromotionStack")
     redemption_scope = True
+    throttle_scope = "validations"  # rate limits per key, IP and customer (core.throttling)
 
     @extend_schema(tags=["validations"], request=StackedRequestSerializer, operation_id="validate-stacked-discounts",
-                   responses={200: _shape("ValidationsValidateResponseBody"), 400: ERROR_RESPONSE},
+                   responses={200: _shape("ValidationsValidateResponseBody"), 400: ERROR_RESPONSE,
+                              429: TOO_MANY_REQUESTS},
                    summary="Validate stackable discounts",
                    description="What applies to this cart and customer and what it is worth; with "
                                "`session{type: LOCK}` one use of each limited code is reserved for the session.")
     def post(self, request):
-        return Response(services.validate(parse_stacked_request(request.data), api_key=request.auth))
+        return Response(services.validate(parse_stacked_request(request.data), api_key=request.auth, guarded=True))
 
 
 class RedemptionsView(APIView):
     scoped = ("promo.Voucher", "promo.PromotionTier", "promo.PromotionStack", "promo.Redemption")
     redemption_scope = True
+    throttle_scope = "redemptions"
+
+    def get_throttles(self):  # redeeming is limited; listing redemptions is not
+        return super().get_throttles() if self.request.method == "POST" else []
 
     @extend_schema(tags=["redemptions"], request=StackedRequestSerializer, parameters=[IDEMPOTENCY_HEADER],
                    operation_id="redeem-stacked-discounts",
-                   responses={200: _shape("RedemptionsRedeemResponseBody"), 400: ERROR_RESPONSE},
+                   responses={200: _shape("RedemptionsRedeemResponseBody"), 400: ERROR_RESPONSE,
+                              429: TOO_MANY_REQUESTS},
                    summary="Redeem stackable discounts",
                    description="One transaction: every counter and limit is taken atomically. A refused "
                                "redemption answers 400 with the reasons and is recorded as a failed attempt.")
     def post(self, request):
         payload = parse_stacked_request(request.data)
         return _idempotent(request, "POST /v1/redemptions",
-                           lambda: _as_answer(lambda: services.redeem(payload, api_key=request.auth)))
+                           lambda: _as_answer(lambda: services.redeem(payload, api_key=request.auth, guarded=True)))
 
     @extend_schema(tags=["redemptions"], operation_id="list-redemptions", summary="List redemptions",
                    responses={200: _shape("RedemptionsListResponseBody")},
