@@ -227,3 +227,22 @@ def test_in_redis_the_limits_are_shared_and_answer_the_same(api, real_code, limi
     assert_error(refused, 429, "too_many_requests")
     assert 1 <= int(refused["Retry-After"]) <= 60
     assert int(refused["X-RateLimit-Reset"]) >= int(time.time())
+
+
+def test_counting_in_memory_starts_no_thread_and_sweeps_expired_keys():
+    """limits' own memory storage starts a sweeper thread every 10 ms while counting (about 1 ms per request)."""
+    import threading
+
+    from core.throttling import ProcessMemoryStorage
+
+    memory = ProcessMemoryStorage()
+    time.sleep(0.05)  # the one timer its constructor starts has run
+    threads = threading.active_count()
+    for n in range(200):
+        memory.incr(f"key-{n}", 1)
+    assert threading.active_count() == threads
+    assert memory.get("key-0") == 1
+    with time_machine.travel(timezone.now() + timedelta(seconds=2)):
+        memory.next_sweep = 0  # a minute has passed
+        memory.incr("fresh", 60)
+        assert set(memory.storage) == {"fresh"}
