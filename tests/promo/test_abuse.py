@@ -85,6 +85,17 @@ def test_after_n_invalid_codes_even_the_real_code_is_refused_until_the_cool_down
         assert api.post("/v1/redemptions", attempt("REAL-CODE")).status_code == 200
 
 
+def test_the_issue_scenario_with_the_default_settings(api, real_code):
+    """Issue 13: random codes from one key and one customer, then the real code. With the defaults the eleventh
+    attempt is refused, the real code with it, and the episode is recorded."""
+    statuses = [api.post("/v1/validations", attempt(f"RANDOM-{n:04d}")).status_code for n in range(12)]
+    assert statuses == [200] * 10 + [429] * 2
+    assert_error(api.post("/v1/validations", attempt("REAL-CODE")), 429, "too_many_invalid_codes")
+    episode = Lockout.objects.get()
+    assert (episode.subject_type, episode.invalid_codes, len(episode.codes)) == ("customer", 10, 10)
+    assert (episode.locked_until - episode.started_at).total_seconds() == 900
+
+
 def test_stacked_guesses_count_one_by_one(api, real_code, lockouts):
     body = api.post("/v1/validations", attempt("REAL-CODE", "G1", "G2", "G3",
                                                stacking_rules={"redeemables_application_mode": "PARTIAL"})).json()
