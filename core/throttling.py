@@ -26,7 +26,7 @@ from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from rest_framework.throttling import BaseThrottle
 
-from core import errors  # a module reference: core.errors imports DRF's views, whose APIView loads this class
+from core import errors, metrics  # errors as a module reference: core.errors imports DRF's views, whose APIView loads this class
 from core.clientip import client_ip, ip_subject
 
 logger = logging.getLogger(__name__)
@@ -154,6 +154,7 @@ class RateLimits(BaseThrottle):
         if not tightest.over:
             request._request.rate_limit_headers = headers  # RateLimitHeadersMiddleware puts them on the answer
             return True
+        metrics.rate_limited(scope)
         reset = _reset_time(tightest)  # read only now: one more round trip to Redis
         headers.update({"X-RateLimit-Reset": str(math.ceil(reset)),
                         "Retry-After": str(max(1, math.ceil(reset - time.time())))})

@@ -34,6 +34,7 @@ from django.utils import timezone
 from limits import RateLimitItemPerSecond
 from limits.storage import RedisStorage
 
+from core import metrics
 from core.clientip import ip_subject
 from core.context import current_client_ip, current_request_id
 from core.errors import TooManyRequests
@@ -112,6 +113,7 @@ def refuse_if_locked(caller: list[Subject] | None) -> None:
                                      key=lambda lock: lock[0])
     Lockout.objects.filter(pk=episode_pk).update(refused_attempts=F("refused_attempts") + 1)
     seconds = max(1, math.ceil(until - time.time()))
+    metrics.rate_limited("lockout")
     raise TooManyRequests(
         f"Too many invalid codes from this {Lockout.Subject(subject.type).label}: validations and "
         f"redemptions are refused for {seconds} s.", key="too_many_invalid_codes", message="Too many invalid codes",

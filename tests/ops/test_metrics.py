@@ -131,3 +131,15 @@ def test_every_metric_in_the_sample_alerts_exists(broker, client):
     exported = {family.name + suffix for family in families for suffix in ("", "_total", "_bucket", "_sum", "_count")}
     assert referenced <= exported, referenced - exported
     assert len(expressions) >= 10
+
+
+@pytest.mark.django_db
+def test_rate_limit_and_lockout_refusals_are_counted(api, settings):
+    VoucherFactory(code="TEN")
+    settings.RATE_LIMIT_DEFAULTS = {"key": "", "ip": "", "customer": "1/minute"}
+    settings.RATE_LIMITS = {}
+    limited = sample("promoengine_rate_limited_total", scope="validations")
+    body = {**stacked("TEN"), "customer": {"source_id": "counted"}}
+    assert api.post("/v1/validations", body).status_code == 200
+    assert api.post("/v1/validations", body).status_code == 429
+    assert sample("promoengine_rate_limited_total", scope="validations") == limited + 1
