@@ -26,7 +26,8 @@ from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from rest_framework.throttling import BaseThrottle
 
-from core import errors, metrics  # errors as a module reference: core.errors imports DRF's views, whose APIView loads this class
+# errors as a module reference: core.errors imports DRF's views, whose APIView loads this class
+from core import errors, metrics
 from core.clientip import client_ip, ip_subject
 
 logger = logging.getLogger(__name__)
