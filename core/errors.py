@@ -62,6 +62,14 @@ class Conflict(ApiError):
     message = "Conflict"
 
 
+class InvalidCharacters(ApiError):
+    """A NUL character (or a lone surrogate) in the path, the query string or a form field: nothing can
+    store it, so no object can be named by it (core.inputs)."""
+
+    key = "invalid_characters"
+    message = "Invalid characters in the request"
+
+
 class PayloadTooLarge(ApiError):
     status = 413
     key = "payload_too_large"

@@ -19,9 +19,9 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import DateTimeField, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
 from catalog.selectors import CatalogLookup, product_by_ref, sku_by_ref
+from core import dates
 from core.bulk import Tally
 from core.context import current_request_id
 from core.errors import ApiError, Conflict, DuplicateFound, InvalidPayload, NotFound
@@ -72,14 +72,9 @@ def _int(value, path: str, *, minimum: int = 0, maximum: int = MAX_AMOUNT) -> in
 
 
 def _date(value, path: str) -> date | None:
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
     if value == "":
         return None  # an empty string clears the date
-    try:
-        parsed = parse_date(value) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
+    parsed = dates.parse_day(value)
     if parsed is None:
         raise InvalidPayload(f"{path} must be a date in the format YYYY-MM-DD")
     return parsed
@@ -87,18 +82,7 @@ def _date(value, path: str) -> date | None:
 
 def parse_timestamp(value, path: str) -> datetime:
     """An ISO 8601 date-time (or a date, meaning its midnight UTC) as an aware datetime."""
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        try:
-            parsed = parse_datetime(value) if isinstance(value, str) else None
-            if parsed is None and isinstance(value, str) and parse_date(value):
-                parsed = datetime.combine(parse_date(value), datetime.min.time())
-        except ValueError:
-            parsed = None
-    if parsed is None:
-        raise InvalidPayload(f"{path} must be an ISO 8601 date-time")
-    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
+    return dates.clean_moment(value, path, naive_zone=UTC)
 
 
 def _has_nul(value) -> bool:

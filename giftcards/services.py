@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
+from core import dates
 from core.errors import ApiError, Conflict, InvalidPayload, NotFound
 from core.models import AsyncAction
 from core.permissions import restrict
@@ -528,6 +529,7 @@ def add_temporary_credit(code: str, amount, expires_at: datetime, *, actor: Acto
     """Credit that lasts until `expires_at` ("we added $10, spend it by midnight"), spent before the rest."""
     amount = clean_amount(amount)
     reason = clean_text(reason, "reason")
+    expires_at = dates.clean_moment(expires_at, "expires_at")  # also from the admin's form: at most year 9999 UTC
     if expires_at <= timezone.now():
         raise InvalidPayload("expires_at must be in the future")
     card = card_get(code)

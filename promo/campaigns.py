@@ -15,15 +15,14 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import datetime, time
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, ProtectedError, Q
 from django.db.models.functions import Least
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
-from core import audit
+from core import audit, dates
 from core.bulk import Tally
 from core.context import current_actor
 from core.errors import ApiError, Conflict, DuplicateFound, InvalidPayload, NotFound
@@ -165,30 +164,7 @@ def clean_int(value, path: str, *, minimum: int = 0, maximum: int = MAX_AMOUNT) 
 
 def clean_datetime(value, path: str) -> datetime:
     """ISO 8601 date-time (or a date: midnight in the project's time zone); naive means project time."""
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str) and "\x00" not in value:
-        try:
-            moment = parse_datetime(value.strip())
-        except ValueError:
-            moment = None
-        if moment is None:
-            try:
-                day = parse_date(value.strip())
-            except ValueError:
-                day = None
-            moment = datetime.combine(day, time()) if day else None
-    else:
-        moment = None
-    if moment is None:
-        raise InvalidPayload(f"{path} must be an ISO 8601 date-time such as 2025-01-31T00:00:00Z")
-    try:
-        if timezone.is_naive(moment):
-            moment = timezone.make_aware(moment)
-        moment.astimezone(UTC)  # what the database stores
-    except (OverflowError, ValueError):
-        raise InvalidPayload(f"{path} is out of range")
-    return moment
+    return dates.clean_moment(value, path)
 
 
 def clean_timeframe(value, path: str = "validity_timeframe") -> dict:
@@ -526,8 +502,7 @@ def _voucher_template(raw, path: str = "voucher", campaign_type: str = Campaign.
 
 
 def _template_datetime(template: dict, key: str) -> datetime | None:
-    value = template.get(key)
-    return parse_datetime(value) if isinstance(value, str) else None
+    return dates.parse_moment(template.get(key))
 
 
 def campaign_create(data, *, api_key=None, user=None) -> Campaign:
@@ -871,7 +846,7 @@ def _overrides_from_payload(raw: dict) -> dict:
     out = {}
     for key, value in (raw or {}).items():
         if key in ("start_date", "expiration_date"):
-            out[key] = parse_datetime(value) if value else None
+            out[key] = dates.parse_moment(value) if value else None
         elif key == "category_id":
             out["category"] = Category.objects.filter(pk=value).first() if value else None
         else:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from django.http import HttpResponse, StreamingHttpResponse
-from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -17,12 +16,13 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import dates
 from core.api.fields import LooseDictField, StrictIntegerField
 from core.api.pagination import LIST_PARAMETERS, int_param, paginate
+from core.api.parsers import UPLOAD_PARSERS
 from core.auth import IsApiClientOrStaff
 from core.errors import InvalidPayload
 from core.permissions import require
@@ -536,17 +536,8 @@ def _choice_param(request, name: str, allowed, default=None):
 def _moment_param(request, *names: str):
     for name in names:
         raw = request.query_params.get(name)
-        if raw in (None, ""):
-            continue
-        try:
-            moment = parse_datetime(raw)
-            if moment is None and parse_date(raw):
-                moment = parse_datetime(raw + "T00:00:00")
-        except ValueError:
-            moment = None
-        if moment is None:
-            raise InvalidPayload(f"Query parameter {name} must be an ISO 8601 date or date-time")
-        return services.clean_datetime(moment, name)
+        if raw not in (None, ""):
+            return dates.clean_moment(raw, f"Query parameter {name}")
     return None
 
 
@@ -739,7 +730,7 @@ class CampaignVoucherCodeView(APIView):
 
 class CampaignImportCsvView(APIView):
     scoped = ("promo.Campaign", "promo.Voucher")
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = UPLOAD_PARSERS
 
     @extend_schema(tags=CAMPAIGNS_TAG, summary="Import codes into a campaign from CSV (async action)",
                    operation_id="import-vouchers-to-campaign-using-csv", request=CSV_REQUEST,
@@ -878,7 +869,7 @@ class VoucherDisableView(VoucherEnableView):
 
 class VouchersImportCsvView(APIView):
     scoped = ("promo.Voucher",)
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = UPLOAD_PARSERS
 
     @extend_schema(tags=VOUCHERS_TAG, summary="Import standalone vouchers from CSV (async action)",
                    operation_id="import-vouchers-using-csv", request=CSV_REQUEST,

@@ -236,7 +236,7 @@ def test_campaign_bad_input(api):
     assert_error(create(api, name="Cat", category_id="cat_missing"), 404, "not_found")
     assert_error(api.post("/v1/campaigns", raw="[1, 2]"), 400, "invalid_payload")
     assert_error(api.get("/v1/campaigns/camp_missing"), 404, "not_found")
-    assert_error(api.get("/v1/campaigns/bad%00id"), 404, "not_found")
+    assert_error(api.get("/v1/campaigns/bad%00id"), 400, "invalid_characters")
     assert_error(api.get("/v1/campaigns", order="sideways"), 400, "invalid_payload")
     assert_error(api.put("/v1/campaigns/Summer", {"type": "STANDALONE"}), 400, "invalid_payload")
     assert_error(api.put("/v1/campaigns/Summer", {"discount": {"type": "FIXED"}}), 400, "invalid_payload")
