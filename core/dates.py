@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from core.errors import InvalidPayload
+from core.inputs import unstorable
 
 EXAMPLE = "2025-01-31T00:00:00Z"
 
@@ -34,7 +35,7 @@ def parse_moment(value, *, naive_zone: tzinfo | None = None) -> datetime | None:
     `naive_zone` (default: the project's time zone)."""
     if isinstance(value, datetime):
         moment = value
-    elif isinstance(value, str):
+    elif isinstance(value, str) and not unstorable(value):  # Python's parser lets a trailing NUL through
         text = value.strip()
         try:
             moment = parse_datetime(text)

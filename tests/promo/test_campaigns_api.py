@@ -217,6 +217,9 @@ def test_campaign_bad_input(api):
         {"start_date": "2030-02-01", "expiration_date": "2030-01-01"},
         {"validity_timeframe": {"interval": "P1D", "duration": "PT1H"}},  # needs a start_date
         {"validity_timeframe": {"interval": "1 day", "duration": "PT1H"}, "start_date": "2030-01-01"},
+        {"validity_timeframe": {"interval": "P99999999999D", "duration": "PT1H"}, "start_date": "2030-01-01"},
+        {"validity_timeframe": {"interval": "P1D", "duration": "PT99999999999999H"}, "start_date": "2030-01-01"},
+        {"start_date": "2030-01-01T10:61:00Z"},
         {"validity_day_of_week": [7]},
         {"validity_hours": {"daily": [{"start_time": "25:00", "expiration_time": "26:00"}]}},
         {"metadata": "x"},
