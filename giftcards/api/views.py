@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.core import signing
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -65,7 +66,8 @@ def _balance_json(row, card) -> dict:
 
 def _csv_response(chunks, filename: str) -> StreamingHttpResponse:
     response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    # Django quotes the name and encodes what is not plain ASCII (RFC 6266): a code may hold anything
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
     response["Cache-Control"] = "no-store"
     return response
 
