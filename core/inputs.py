@@ -28,6 +28,11 @@ def unstorable(text: str) -> str | None:
         "lone UTF-16 surrogates (such as \\ud800) are not allowed"
 
 
+def storable(text: str) -> str:
+    """`text` with what cannot be stored replaced by U+FFFD (for messages that quote client input)."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
 def max_depth() -> int:
     return settings.API_MAX_JSON_DEPTH
 
