@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import dates
-from core.api.fields import LooseDictField, StrictIntegerField
+from core.api.fields import LooseDictField, OmittableMethodField, StrictIntegerField
 from core.api.pagination import LIST_PARAMETERS, int_param, paginate
 from core.api.parsers import UPLOAD_PARSERS
 from core.auth import IsApiClientOrStaff
@@ -320,14 +320,14 @@ class VoucherSerializer(serializers.Serializer):
     category_id = serializers.SerializerMethodField()
     categories = serializers.SerializerMethodField()
     type = serializers.CharField()
-    discount = serializers.JSONField(allow_null=True)
+    discount = serializers.JSONField(required=False)  # keys of NOT_NULL_KEYS are left out rather than null
     gift = serializers.JSONField(allow_null=True)
     loyalty_card = serializers.JSONField(allow_null=True)
     start_date = serializers.SerializerMethodField()
     expiration_date = serializers.SerializerMethodField()
-    validity_timeframe = serializers.JSONField(allow_null=True)
-    validity_day_of_week = serializers.ListField(child=serializers.IntegerField(), allow_null=True)
-    validity_hours = serializers.JSONField(allow_null=True)
+    validity_timeframe = serializers.JSONField(required=False)
+    validity_day_of_week = serializers.ListField(child=serializers.IntegerField(), required=False)
+    validity_hours = serializers.JSONField(required=False)
     active = serializers.BooleanField()
     additional_info = serializers.CharField()
     metadata = serializers.JSONField()
@@ -368,11 +368,11 @@ class VoucherSerializer(serializers.Serializer):
         category = self._category(obj)
         return [CategorySerializer(category).data] if category else []
 
-    @extend_schema_field(OpenApiTypes.DATETIME)
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_start_date(self, obj):
         return _iso(obj.start_date or (obj.campaign.start_date if obj.campaign_id else None))
 
-    @extend_schema_field(OpenApiTypes.DATETIME)
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_expiration_date(self, obj):
         return _iso(services.voucher_expiration(obj))  # its own, the campaign's, or what its kind says
 
@@ -422,9 +422,9 @@ class CampaignSerializer(serializers.Serializer):
     auto_join = serializers.BooleanField()
     join_once = serializers.BooleanField()
     use_voucher_metadata_schema = serializers.SerializerMethodField()
-    validity_timeframe = serializers.JSONField(allow_null=True)
-    validity_day_of_week = serializers.ListField(child=serializers.IntegerField(), allow_null=True)
-    validity_hours = serializers.JSONField(allow_null=True)
+    validity_timeframe = serializers.JSONField(required=False)  # NOT_NULL_KEYS: left out rather than null
+    validity_day_of_week = serializers.ListField(child=serializers.IntegerField(), required=False)
+    validity_hours = serializers.JSONField(required=False)
     vouchers_count = serializers.SerializerMethodField()
     start_date = serializers.DateTimeField(allow_null=True)
     expiration_date = serializers.DateTimeField(allow_null=True)
@@ -444,7 +444,7 @@ class CampaignSerializer(serializers.Serializer):
     object = serializers.SerializerMethodField()
     validation_rules_assignments = AssignmentsField("campaign")
     exclusive = serializers.BooleanField(help_text="Project extension: its redeemables apply alone.")
-    promotion = serializers.SerializerMethodField()
+    promotion = OmittableMethodField()
 
     def to_representation(self, instance):
         return _drop_missing(super().to_representation(instance))
@@ -457,7 +457,7 @@ class CampaignSerializer(serializers.Serializer):
         return promotions.tiers_list_json(list(promotions.tier_list(campaign=obj)), data_ref="tiers")
 
     @extend_schema_field(inline_serializer("CampaignVoucherTemplate", {
-        "type": serializers.CharField(), "discount": DiscountSerializer(),
+        "type": serializers.CharField(), "discount": DiscountSerializer(required=False),
         "redemption": RedemptionLimitSerializer(), "code_config": CodeConfigSerializer(),
         "is_referral_code": serializers.BooleanField()}))
     def get_voucher(self, obj):
