@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import (
     BooleanField,
@@ -29,9 +29,9 @@ from django.db.models import (
 from django.db.models.fields.json import KeyTransform, compile_json_path
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
 from catalog.models import Product, ProductCollection, ProductCollectionItem, Sku
+from core.dates import parse_moment
 from core.errors import InvalidPayload, NotFound
 from core.rawsql import RowLoader, placeholders
 
@@ -525,22 +525,6 @@ def _date_condition(compiled, where, column, op, value) -> Q:
     cutoff = timezone.now() - timedelta(days=days)
     # $more_than 10: created more than 10 days ago; $less_than 10: within the last 10 days.
     return Q(**{f"{column}__{'lt' if op == '$more_than' else 'gt'}": cutoff})
-
-
-def parse_moment(value) -> datetime | None:
-    """An ISO 8601 date or date-time as an aware datetime (dates: midnight in the project zone)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = parse_datetime(value)
-        if moment is None:
-            day = parse_date(value)
-            moment = datetime.combine(day, time.min) if day else None
-    except ValueError:
-        return None
-    if moment is not None and timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    return moment
 
 
 def _names_condition(compiled, where, column, op, value) -> Q:

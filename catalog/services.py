@@ -10,9 +10,6 @@ delete listed under /v1/trash-bin) is not implemented yet; order items keep thei
 lose only the link (OrderItem.product/sku are SET_NULL).
 """
 
-import csv
-import io
-import json
 import math
 import re
 
@@ -24,6 +21,7 @@ from django.utils import timezone
 
 from catalog import selectors
 from catalog.models import Product, ProductCollection, ProductCollectionItem, Sku
+from core import csv_import, inputs
 from core.errors import ApiError, DuplicateFound, InvalidPayload, NotFound
 from core.metadata import metadata_errors, validate_metadata
 from core.models import AsyncAction, MetadataSchema
@@ -457,47 +455,34 @@ def skus_import_start(*, content: bytes, filename: str = "", api_key=None, user=
                               api_key=api_key, user=user)
 
 
-def _csv_text(content) -> str:
-    content = bytes(content)  # PostgreSQL hands the stored attachment back as a memoryview
-    if b"\x00" in content:
-        raise InvalidPayload("The CSV file must not contain NUL bytes (is it a spreadsheet rather than CSV?)")
-    try:
-        return content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidPayload("The CSV file must be UTF-8 encoded")
-
-
 def _csv_header(content: bytes, standard: set[str], required: set[str]) -> list[str]:
-    text = _csv_text(content)
-    header = next(csv.reader(io.StringIO(text)), None)
-    if not header:
-        raise InvalidPayload("The CSV file is empty: the first line must name the columns")
+    header, _rows = csv_import.open_csv(content)
     names = [name.strip() for name in header]
     lowered = {name.lower() for name in names}
+    problems = []
     missing = sorted(required - lowered)
     if missing:
-        raise InvalidPayload(f"The CSV file lacks the required column(s): {', '.join(missing)}")
+        problems.append(f"The CSV file lacks the required column(s): {', '.join(missing)}")
     spaced = [name for name in names if name.lower() not in standard and (not name or re.search(r"\s", name))]
     if spaced:
-        raise InvalidPayload(f"Metadata column names must be non-empty without white space: {spaced}")
+        problems.append(f"Metadata column names must be non-empty without white space: {spaced}")
+    csv_import.header_errors("Invalid CSV header", problems)
     return names
 
 
 def _csv_rows(content: bytes, standard: set[str]) -> list[tuple[int, dict, dict]]:
     """(line number, standard columns by lower-case name, metadata columns by name) for each data row."""
-    reader = csv.reader(io.StringIO(_csv_text(content)))
-    header = [name.strip() for name in next(reader, [])]
+    header, reader = csv_import.open_csv(content)
+    header = [name.strip() for name in header]
     rows = []
-    for cells in reader:
-        if not any(cell.strip() for cell in cells):
-            continue
+    for line, cells in csv_import.data_rows(reader):
         values, metadata = {}, {}
         for name, cell in zip(header, cells, strict=False):
             if name.lower() in standard:
                 values[name.lower()] = cell.strip()
             else:
                 metadata[name] = cell
-        rows.append((reader.line_num, values, metadata))
+        rows.append((line, values, metadata))
     return rows
 
 
@@ -533,7 +518,9 @@ def _import_result(state: dict, total: int) -> dict:
     counts = {key: state[key] for key in ("created", "updated", "failed")}
     message = f"Imported {total} rows: {counts['created']} created, {counts['updated']} updated, " \
               f"{counts['failed']} failed."
-    return {"message": message, "total": total, **counts, "errors": state["errors"]}
+    # done_count / failed_count as every import reports them (core.bulk), beside the catalog's own counts
+    return {"message": message, "total": total, **counts, "done_count": counts["created"] + counts["updated"],
+            "failed_count": counts["failed"], "errors": state["errors"]}
 
 
 def _row_failed(state: dict, line: int, source_id, message: str) -> None:
@@ -690,7 +677,7 @@ def _csv_attributes(text: str) -> dict:
     if not text:
         return {}
     try:
-        value = json.loads(text)
+        value = inputs.loads(text)
     except ValueError:
         value = _loose_object(text)
     if not isinstance(value, dict):
@@ -723,32 +710,13 @@ def _csv_metadata(cells: dict, schema: MetadataSchema | None) -> dict:
         if not text:
             continue
         definition = properties.get(key) or {}
+        kind = definition.get("type", "string")
         if definition.get("array"):
-            metadata[key] = [_csv_value(part.strip(), definition) for part in text.split(",") if part.strip()]
+            metadata[key] = [csv_import.typed_cell(part.strip(), kind) for part in text.split(",") if part.strip()]
         else:
-            metadata[key] = _csv_value(text, definition)
+            metadata[key] = csv_import.typed_cell(text, kind)
     if schema is not None:
         errors = metadata_errors(metadata, schema.properties, schema.allow_defined_only)
         if errors:
             raise InvalidPayload("; ".join(errors), key="invalid_metadata", message="Invalid metadata")
     return metadata
-
-
-def _csv_value(text: str, definition: dict):
-    kind = definition.get("type", "string")
-    if kind == "number":
-        try:
-            number = float(text)
-        except ValueError:
-            return text
-        if not math.isfinite(number):
-            return text
-        return int(number) if re.fullmatch(r"-?\d+", text) else number
-    if kind == "boolean":
-        return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(text.lower(), text)
-    if kind in ("object", "geopoint"):
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-    return text

@@ -71,6 +71,14 @@ class TooManyRequests(ApiError):
     message = "Too many requests"
 
 
+class InvalidCharacters(ApiError):
+    """A NUL character (or a lone surrogate) in the path, the query string or a form field: nothing can
+    store it, so no object can be named by it (core.inputs)."""
+
+    key = "invalid_characters"
+    message = "Invalid characters in the request"
+
+
 class PayloadTooLarge(ApiError):
     status = 413
     key = "payload_too_large"

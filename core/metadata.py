@@ -7,8 +7,7 @@ Definitions live in MetadataSchema.properties, e.g.
 Keys are optional unless "optional": false. Deleted definitions are ignored.
 """
 
-from datetime import date, datetime
-
+from core.dates import parse_day, parse_moment
 from core.errors import InvalidPayload
 from core.models import MetadataSchema
 
@@ -16,19 +15,11 @@ TYPES = {"string", "number", "boolean", "date", "datetime", "object", "geopoint"
 
 
 def _is_date(value) -> bool:
-    try:
-        date.fromisoformat(value)
-    except (TypeError, ValueError):
-        return False
-    return True
+    return isinstance(value, str) and parse_day(value) is not None
 
 
 def _is_datetime(value) -> bool:
-    try:
-        datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except (TypeError, ValueError):
-        return False
-    return isinstance(value, str)
+    return isinstance(value, str) and parse_moment(value) is not None
 
 
 def _is_geopoint(value) -> bool:

@@ -3,9 +3,10 @@ import uuid
 
 from django.conf import settings
 
+from core import inputs
 from core.clientip import client_ip
 from core.context import SessionActor, action_var, actor_var, client_ip_var, request_id_var
-from core.errors import PayloadTooLarge, error_response, response_for_unhandled
+from core.errors import InvalidCharacters, PayloadTooLarge, error_response, response_for_unhandled
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
 
@@ -99,8 +100,9 @@ class ActorMiddleware:
 
 
 class ApiErrorMiddleware:
-    """On API paths: refuse oversized bodies before they are read, and answer every
-    unexpected error in the API's JSON error format instead of an HTML page."""
+    """On API paths: refuse a NUL character in the path or the query string and oversized bodies before
+    any view runs (core.inputs says why), and answer every unexpected error in the API's JSON error format
+    instead of an HTML page."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -108,9 +110,9 @@ class ApiErrorMiddleware:
     def __call__(self, request):
         if not is_api_path(request.path):
             return self.get_response(request)
-        too_large = self._oversized(request)
-        if too_large:
-            return too_large
+        refused = _unreadable_url(request) or self._oversized(request)
+        if refused:
+            return refused
         response = self.get_response(request)
         if response.status_code >= 400 and not response.get("Content-Type", "").startswith("application/json"):
             # Errors raised by Django itself (bad Host header, CSRF failure, ...) come back as HTML pages.
@@ -135,3 +137,18 @@ class ApiErrorMiddleware:
             return error_response(413, PayloadTooLarge.key, PayloadTooLarge.message,
                                   f"The body has {length} bytes; the limit is {limit}.")
         return None
+
+
+def _unreadable_url(request):
+    """A NUL in the path or the query string (`%00`). Django decodes both as UTF-8 and leaves invalid
+    sequences percent-encoded, so a surrogate cannot arrive this way; a NUL can, and no id, code or filter
+    value holds one."""
+    query = request.META.get("QUERY_STRING", "")
+    if "%00" in query or "\x00" in query:
+        where = "query string"
+    elif inputs.unstorable(request.path):
+        where = "path"
+    else:
+        return None
+    return error_response(400, InvalidCharacters.key, InvalidCharacters.message,
+                          f"The {where} holds a NUL character (%00); ids, codes and filters never contain one.")

@@ -77,6 +77,19 @@ class AsyncAction(TimeStampedModel):
         return f"{self.type} {self.public_id} ({self.status})"
 
     @property
+    def operation_status(self) -> str | None:
+        """Voucherify's verdict: FAILED when the action failed, and also when it went through its rows
+        without doing any of them (every row refused: `done_count` 0, `failed_count` above 0)."""
+        if self.status == self.Status.FAILED:
+            return "FAILED"
+        if self.status != self.Status.DONE:
+            return None
+        result = self.result if isinstance(self.result, dict) else {}
+        if result.get("done_count") == 0 and result.get("failed_count", 0) > 0:
+            return "FAILED"
+        return "SUCCESS"
+
+    @property
     def processing_time_ms(self) -> int | None:
         if not self.started_at:
             return None

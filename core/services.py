@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from core import audit
+from core import audit, inputs
 from core.context import acting, current_request_id
 from core.models import ApiKey, AsyncAction
 from core.rawsql import RowLoader
@@ -178,14 +178,25 @@ def async_action_run(action_id: int) -> None:
     except Exception as exc:  # noqa: BLE001 - any failure is recorded on the action for the user
         logger.exception("Async action %s failed", action.public_id)
         AsyncAction.objects.filter(pk=action_id).update(
-            status=AsyncAction.Status.FAILED, finished_at=timezone.now(),
-            result={"message": "The operation failed.", "error": str(exc)[:500]},
-        )
+            status=AsyncAction.Status.FAILED, finished_at=timezone.now(), result=failure_result(exc))
         return
     AsyncAction.objects.filter(pk=action_id).update(
         status=AsyncAction.Status.DONE, progress=100, processed=F("total"), finished_at=timezone.now(),
         result=result or {},
     )
+
+
+def failure_result(exc: Exception) -> dict:
+    """What a failed action tells its caller. A refusal (ApiError) says why in its own words; anything else
+    only its type and text. The text may quote the bad input: what jsonb cannot hold (a NUL) is replaced,
+    or recording the failure would fail too and leave the action IN_PROGRESS for ever."""
+    from core.errors import ApiError
+
+    if isinstance(exc, ApiError):
+        text, key = exc.details or exc.message, exc.key
+    else:
+        text, key = str(exc), "internal_error"
+    return {"message": "The operation failed.", "key": key, "error": inputs.storable(text)[:500]}
 
 
 def _progress_reporter(action_pk: int) -> ProgressCallback:

@@ -6,10 +6,8 @@ Every public function here is one transaction. Input arrives API-shaped (the Vou
 point gets the same rules; the API serializers only check JSON types on top.
 """
 
-import csv
-import io
-import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -19,15 +17,15 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import DateTimeField, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
 from catalog.selectors import CatalogLookup, product_by_ref, sku_by_ref
+from core import csv_import, dates
 from core.bulk import Tally
 from core.context import current_request_id
 from core.errors import ApiError, Conflict, DuplicateFound, InvalidPayload, NotFound
 from core.fields import MAX_AMOUNT, new_public_id
 from core.metadata import validate_metadata
-from core.models import AsyncAction, MetadataSchema
+from core.models import AsyncAction
 from core.rawsql import WriteChain
 from core.services import async_action_start, register_async_handler
 from customers import selectors
@@ -72,14 +70,9 @@ def _int(value, path: str, *, minimum: int = 0, maximum: int = MAX_AMOUNT) -> in
 
 
 def _date(value, path: str) -> date | None:
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
     if value == "":
         return None  # an empty string clears the date
-    try:
-        parsed = parse_date(value) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
+    parsed = dates.parse_day(value)
     if parsed is None:
         raise InvalidPayload(f"{path} must be a date in the format YYYY-MM-DD")
     return parsed
@@ -87,18 +80,7 @@ def _date(value, path: str) -> date | None:
 
 def parse_timestamp(value, path: str) -> datetime:
     """An ISO 8601 date-time (or a date, meaning its midnight UTC) as an aware datetime."""
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        try:
-            parsed = parse_datetime(value) if isinstance(value, str) else None
-            if parsed is None and isinstance(value, str) and parse_date(value):
-                parsed = datetime.combine(parse_date(value), datetime.min.time())
-        except ValueError:
-            parsed = None
-    if parsed is None:
-        raise InvalidPayload(f"{path} must be an ISO 8601 date-time")
-    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
+    return dates.clean_moment(value, path, naive_zone=UTC)
 
 
 def _has_nul(value) -> bool:
@@ -991,13 +973,6 @@ CSV_COLUMNS = {"source_id", "name", "email", "phone", "birthdate", "birthday", "
 CSV_ADDRESS_COLUMNS = {**{f"address_{key}": key for key in ADDRESS_FIELDS}, **{key: key for key in ADDRESS_FIELDS}}
 
 
-def _decode_csv(content: bytes) -> str:
-    try:
-        return content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidPayload("The file must be UTF-8 encoded CSV", key="invalid_csv")
-
-
 def csv_header_errors(header: list[str]) -> list[str]:
     """Everything wrong with the header row, so a bad file fails whole and at once, not row by row."""
     names = [name.strip().lower() for name in header]
@@ -1016,17 +991,9 @@ def csv_header_errors(header: list[str]) -> list[str]:
     return errors
 
 
-def _csv_reader(content: bytes) -> tuple[list[str], csv.reader]:
-    reader = csv.reader(io.StringIO(_decode_csv(content)))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise InvalidPayload("The file is empty: the first line must name the columns", key="invalid_csv")
-    except csv.Error as exc:
-        raise InvalidPayload(f"The header row is not valid CSV: {exc}", key="invalid_csv")
-    errors = csv_header_errors(header)
-    if errors:
-        raise InvalidPayload("; ".join(errors), key="invalid_csv", message="Invalid CSV header")
+def _csv_reader(content: bytes) -> tuple[list[str], Iterator[list[str]]]:
+    header, reader = csv_import.open_csv(content)
+    csv_import.header_errors("Invalid CSV header", csv_header_errors(header))
     return [name.strip().lower() for name in header], reader
 
 
@@ -1035,27 +1002,6 @@ def customer_import_csv_start(content: bytes, *, api_key=None, user=None) -> Asy
     _csv_reader(content)
     return async_action_start(action_type="CUSTOMERS_IMPORT_CSV", attachment=content, api_key=api_key, user=user,
                               payload={"size": len(content)})
-
-
-def _metadata_types() -> dict:
-    schema = MetadataSchema.objects.filter(related_object="customer").first()
-    return {key: d.get("type", "string") for key, d in (schema.properties if schema else {}).items()}
-
-
-def _csv_value(text: str, kind: str):
-    """A CSV cell as the metadata schema's type wants it; left as text when it does not parse, so the
-    schema check reports it on its row."""
-    if kind == "number":
-        try:
-            return int(text)
-        except ValueError:
-            try:
-                return float(text)
-            except ValueError:
-                return text
-    if kind == "boolean" and text.lower() in {"true", "false", "1", "0", "yes", "no"}:
-        return text.lower() in {"true", "1", "yes"}
-    return text
 
 
 def csv_row_to_customer(columns: list[str], cells: list[str], metadata_types: dict) -> dict:
@@ -1072,20 +1018,14 @@ def csv_row_to_customer(columns: list[str], cells: list[str], metadata_types: di
         if not text or name == "id":
             continue
         if name == "metadata":
-            try:
-                base = json.loads(text)
-            except ValueError:
-                raise InvalidPayload("the metadata column must hold a JSON object")
-            if not isinstance(base, dict):
-                raise InvalidPayload("the metadata column must hold a JSON object")
-            metadata = {**base, **metadata}
+            metadata = {**csv_import.json_object_cell(text), **metadata}
         elif name in CSV_COLUMNS:
             data[name] = text
         elif name in CSV_ADDRESS_COLUMNS:
             address[CSV_ADDRESS_COLUMNS[name]] = text
         else:
             key = name.removeprefix("metadata_")
-            metadata[key] = _csv_value(text, metadata_types.get(key, "string"))
+            metadata[key] = csv_import.typed_cell(text, metadata_types.get(key, "string"))
     if address:
         data["address"] = address
     if metadata:
@@ -1113,13 +1053,9 @@ def _upsert_row(tally: Tally, row: int, data: dict) -> None:
 def customers_import_csv(action: AsyncAction, progress) -> dict:
     """Upsert every row by source_id. Rows are numbered as in the file (the header is row 1). Upserting
     makes a rerun after a crash harmless."""
-    content = bytes(action.attachment or b"")
-    columns, reader = _csv_reader(content)
-    try:
-        rows = [(reader.line_num, cells) for cells in reader if any(cell.strip() for cell in cells)]
-    except csv.Error as exc:
-        raise InvalidPayload(f"The file is not valid CSV near line {reader.line_num}: {exc}", key="invalid_csv")
-    metadata_types = _metadata_types()
+    columns, reader = _csv_reader(action.attachment)
+    rows = csv_import.data_rows(reader)
+    metadata_types = csv_import.metadata_types("customer")
     tally = Tally()
     progress(0, len(rows))
     for done, (index, cells) in enumerate(rows, start=1):

@@ -11,7 +11,6 @@ locks the voucher first (its use counter), everything else locks it explicitly.
 from __future__ import annotations
 
 import calendar
-import json
 import logging
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
+from core import csv_import, dates
 from core.errors import ApiError, Conflict, InvalidPayload, NotFound
 from core.models import AsyncAction
 from core.permissions import restrict
@@ -528,6 +528,7 @@ def add_temporary_credit(code: str, amount, expires_at: datetime, *, actor: Acto
     """Credit that lasts until `expires_at` ("we added $10, spend it by midnight"), spent before the rest."""
     amount = clean_amount(amount)
     reason = clean_text(reason, "reason")
+    expires_at = dates.clean_moment(expires_at, "expires_at")  # also from the admin's form: at most year 9999 UTC
     if expires_at <= timezone.now():
         raise InvalidPayload("expires_at must be in the future")
     card = card_get(code)
@@ -851,12 +852,7 @@ def _import_row(columns: list[str], cells: list[str]) -> dict:
         data["holder_id"] = found.public_id
     metadata = {}
     if "metadata" in row:
-        try:
-            metadata = json.loads(row["metadata"])
-        except ValueError:
-            metadata = None
-        if not isinstance(metadata, dict):
-            raise InvalidPayload("the metadata column must hold a JSON object")
+        metadata = csv_import.json_object_cell(row["metadata"])
     metadata.update({name.removeprefix("metadata_"): text for name, text in row.items()
                      if name not in IMPORT_COLUMNS})
     if metadata:
@@ -877,18 +873,14 @@ def import_csv_run(action: AsyncAction, progress) -> dict:
     """Rows are numbered as in the file (the header is row 1); a rerun resumes after the last committed
     batch. Each row is its own savepoint: a bad row (an existing code, an unknown holder, a bad amount)
     is reported and the others are issued."""
-    import csv
 
     from promo import campaigns as promo_campaigns
 
     campaign = Campaign.objects.filter(pk=action.payload["campaign"], deleted_at__isnull=True).first()
     if campaign is None:
         raise NotFound("The campaign was deleted before the import ran")
-    columns, reader = promo_campaigns._csv_reader(bytes(action.attachment or b""))
-    try:
-        rows = [(reader.line_num, cells) for cells in reader if any(cell.strip() for cell in cells)]
-    except csv.Error as exc:
-        raise InvalidPayload(f"The file is not valid CSV near line {reader.line_num}: {exc}", key="invalid_csv")
+    columns, reader = promo_campaigns._csv_reader(action.attachment)
+    rows = csv_import.data_rows(reader)
     actor = Actor(label=f"import:{action.public_id}", channel="API" if action.api_key_id else "USER",
                   api_key=action.api_key, user=action.user)
     context = {"origin": "import", "actor": actor, "reason": f"CSV import {action.public_id}"}

@@ -9,26 +9,22 @@ conditional UPDATEs, so edits here are column-limited UPDATEs (compare-and-swap 
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import datetime, time
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, ProtectedError, Q
 from django.db.models.functions import Least
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
-from core import audit
+from core import audit, csv_import, dates
 from core.bulk import Tally
 from core.context import current_actor
 from core.errors import ApiError, Conflict, DuplicateFound, InvalidPayload, NotFound
 from core.metadata import validate_metadata
-from core.models import AsyncAction, MetadataSchema
+from core.models import AsyncAction
 from core.permissions import check_category_allowed, limited_to_categories
 from core.services import async_action_start, register_async_handler
 from customers.models import Customer
@@ -165,30 +161,7 @@ def clean_int(value, path: str, *, minimum: int = 0, maximum: int = MAX_AMOUNT) 
 
 def clean_datetime(value, path: str) -> datetime:
     """ISO 8601 date-time (or a date: midnight in the project's time zone); naive means project time."""
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str) and "\x00" not in value:
-        try:
-            moment = parse_datetime(value.strip())
-        except ValueError:
-            moment = None
-        if moment is None:
-            try:
-                day = parse_date(value.strip())
-            except ValueError:
-                day = None
-            moment = datetime.combine(day, time()) if day else None
-    else:
-        moment = None
-    if moment is None:
-        raise InvalidPayload(f"{path} must be an ISO 8601 date-time such as 2025-01-31T00:00:00Z")
-    try:
-        if timezone.is_naive(moment):
-            moment = timezone.make_aware(moment)
-        moment.astimezone(UTC)  # what the database stores
-    except (OverflowError, ValueError):
-        raise InvalidPayload(f"{path} is out of range")
-    return moment
+    return dates.clean_moment(value, path)
 
 
 def clean_timeframe(value, path: str = "validity_timeframe") -> dict:
@@ -526,8 +499,7 @@ def _voucher_template(raw, path: str = "voucher", campaign_type: str = Campaign.
 
 
 def _template_datetime(template: dict, key: str) -> datetime | None:
-    value = template.get(key)
-    return parse_datetime(value) if isinstance(value, str) else None
+    return dates.parse_moment(template.get(key))
 
 
 def campaign_create(data, *, api_key=None, user=None) -> Campaign:
@@ -871,7 +843,7 @@ def _overrides_from_payload(raw: dict) -> dict:
     out = {}
     for key, value in (raw or {}).items():
         if key in ("start_date", "expiration_date"):
-            out[key] = parse_datetime(value) if value else None
+            out[key] = dates.parse_moment(value) if value else None
         elif key == "category_id":
             out["category"] = Category.objects.filter(pk=value).first() if value else None
         else:
@@ -1061,31 +1033,15 @@ CSV_FIELDS = {"code", "category", "active", "start_date", "expiration_date", "re
               "holder_id", "id", "campaign", "campaign_id", "type", "voucher_type", "value"}
 
 
-def _decode_csv(content: bytes) -> str:
-    try:
-        return content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidPayload("The file must be UTF-8 encoded CSV", key="invalid_csv")
-
-
-def _csv_reader(content: bytes) -> tuple[list[str], csv.reader]:
-    if "\x00" in (text := _decode_csv(content)):
-        raise InvalidPayload("The file must not contain NUL characters", key="invalid_csv")
-    reader = csv.reader(io.StringIO(text))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise InvalidPayload("The file is empty: the first line must name the columns", key="invalid_csv")
-    except csv.Error as exc:
-        raise InvalidPayload(f"The header row is not valid CSV: {exc}", key="invalid_csv")
+def _csv_reader(content: bytes) -> tuple[list[str], Iterator[list[str]]]:
+    header, reader = csv_import.open_csv(content)
     columns = [codes.normalise_header(name) for name in header]
     problems = [f"column {n} has no name" for n, name in enumerate(columns, start=1) if not name]
     problems += [f"column {name!r} appears more than once" for name in sorted(set(columns))
                  if name and columns.count(name) > 1]
     if "code" not in columns:
         problems.append("a code column is required")
-    if problems:
-        raise InvalidPayload("; ".join(problems), key="invalid_csv", message="Invalid CSV header")
+    csv_import.header_errors("Invalid CSV header", problems)
     return columns, reader
 
 
@@ -1106,24 +1062,6 @@ def vouchers_import_csv_start(content: bytes, *, campaign: Campaign | None = Non
                      changes={"vouchers": [None, "CSV import"]},
                      extra={"async_action": action.public_id, "bytes": len(content)})
         return action
-
-
-def _metadata_types() -> dict:
-    schema = MetadataSchema.objects.filter(related_object="voucher").first()
-    return {key: d.get("type", "string") for key, d in (schema.properties if schema else {}).items()}
-
-
-def _csv_value(text: str, kind: str):
-    if kind == "number":
-        for convert in (int, float):
-            try:
-                return convert(text)
-            except ValueError:
-                pass
-        return text
-    if kind == "boolean" and text.lower() in {"true", "false", "1", "0", "yes", "no"}:
-        return text.lower() in {"true", "1", "yes"}
-    return text
 
 
 def _csv_int(text: str, path: str) -> int:
@@ -1152,13 +1090,7 @@ def csv_row_to_voucher(columns: list[str], cells: list[str], metadata_types: dic
         if name in ("id", "campaign", "campaign_id", "type", "voucher_type"):
             continue
         if name == "metadata":
-            try:
-                base = json.loads(text)
-            except ValueError:
-                base = None
-            if not isinstance(base, dict):
-                raise InvalidPayload("the metadata column must hold a JSON object")
-            metadata = {**base, **metadata}
+            metadata = {**csv_import.json_object_cell(text), **metadata}
         elif name in ("code", "category", "start_date", "expiration_date", "additional_info", "holder_id"):
             data[name] = text
         elif name == "active":
@@ -1167,7 +1099,7 @@ def csv_row_to_voucher(columns: list[str], cells: list[str], metadata_types: dic
             data["redemption"] = {"quantity": _csv_int(text, name)}
         elif name not in CSV_FIELDS:
             key = name.removeprefix("metadata_")
-            metadata[key] = _csv_value(text, metadata_types.get(key, "string"))
+            metadata[key] = csv_import.typed_cell(text, metadata_types.get(key, "string"))
     discount = _csv_discount(row)
     if discount:
         data["discount"] = discount
@@ -1233,12 +1165,9 @@ def vouchers_import_csv(action: AsyncAction, progress) -> dict:
         campaign = Campaign.objects.filter(pk=action.payload["campaign"], deleted_at__isnull=True).first()
         if campaign is None:
             raise NotFound("The campaign was deleted before the import ran")
-    columns, reader = _csv_reader(bytes(action.attachment or b""))
-    try:
-        rows = [(reader.line_num, cells) for cells in reader if any(cell.strip() for cell in cells)]
-    except csv.Error as exc:
-        raise InvalidPayload(f"The file is not valid CSV near line {reader.line_num}: {exc}", key="invalid_csv")
-    metadata_types = _metadata_types()
+    columns, reader = _csv_reader(action.attachment)
+    rows = csv_import.data_rows(reader)
+    metadata_types = csv_import.metadata_types("voucher")
 
     def process(batch, _start, tally: Tally) -> None:
         ready: list[tuple[int, Voucher]] = []

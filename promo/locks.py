@@ -22,7 +22,8 @@ def session_ttl(session: dict) -> timedelta:
     ttl, unit = session.get("ttl"), session.get("ttl_unit") or DEFAULT_TTL[1]
     if ttl is None:
         ttl, unit = DEFAULT_TTL
-    return min(timedelta(seconds=ttl * TTL_UNITS[unit]), MAX_TTL)
+    # Capped before it becomes a timedelta: 10**9 DAYS is past the largest one.
+    return timedelta(seconds=min(ttl * TTL_UNITS[unit], MAX_TTL.total_seconds()))
 
 
 def holds_lock(session_key: str, voucher: Voucher) -> bool:

@@ -17,8 +17,11 @@ def parse_duration(value: str) -> timedelta:
     if not match or value in ("P", "PT"):
         raise ValueError(f"{value!r} is not an ISO 8601 duration such as PT1H or P2D")
     parts = {k: int(v) for k, v in match.groupdict().items() if v}
-    return timedelta(days=parts.get("d", 0), hours=parts.get("h", 0), minutes=parts.get("m", 0),
-                     seconds=parts.get("s", 0))
+    try:
+        return timedelta(days=parts.get("d", 0), hours=parts.get("h", 0), minutes=parts.get("m", 0),
+                         seconds=parts.get("s", 0))
+    except OverflowError:  # beyond timedelta's 999,999,999 days
+        raise ValueError(f"{value!r} is longer than any date range") from None
 
 
 def _weekday(moment: datetime) -> int:

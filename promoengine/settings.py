@@ -199,6 +199,7 @@ PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rst
 # Request bodies: JSON is small; CSV uploads may be larger.
 API_MAX_JSON_BODY = env_int("API_MAX_JSON_BODY", 1024 * 1024)
 API_MAX_UPLOAD_BODY = env_int("API_MAX_UPLOAD_BODY", 50 * 1024 * 1024)
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32)  # nesting of objects and arrays in a JSON body
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_JSON_BODY
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
@@ -320,8 +321,8 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["core.api.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "core.api.parsers.StrictJSONParser",
-        "rest_framework.parsers.MultiPartParser",
-        "rest_framework.parsers.FormParser",
+        "core.api.parsers.StrictMultiPartParser",
+        "core.api.parsers.StrictFormParser",
     ],
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     # Applies to views that declare a `throttle_scope` (see RATE_LIMIT_DEFAULTS above); others pass untouched.

@@ -6,6 +6,8 @@ from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
 
+from core.dates import parse_moment
+
 
 def _num(value):
     if isinstance(value, bool) or value is None:
@@ -46,17 +48,20 @@ def _is(actual, expected) -> bool:
 
 
 def _to_datetime(value) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, date):
+    if isinstance(value, date) and not isinstance(value, datetime):
         return timezone.make_aware(datetime(value.year, value.month, value.day))
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
-    return None
+    return parse_moment(value)
+
+
+def _later(actual, expected: list, earliest: bool) -> bool:
+    """$after (earliest=True) and $before: an actual value that is not a moment is as far as it can be."""
+    bound = _to_datetime(expected[0]) if expected else None
+    if bound is None:
+        return False
+    moment = _to_datetime(actual)
+    if earliest:
+        return (moment or datetime.min.replace(tzinfo=UTC)) > bound
+    return (moment or datetime.max.replace(tzinfo=UTC)) < bound
 
 
 def _days_ago(actual, expected, compare) -> bool:
@@ -86,8 +91,8 @@ OPERATORS: dict[str, Callable[[object, list], bool]] = {
     "$count_less": lambda a, e: _cmp(lambda x, y: x < y)(len(_as_list(a)), e),
     "$not_differ": lambda a, e: set(map(str, _as_list(a))) == set(map(str, e)),
     "$not_intersect": lambda a, e: not set(map(str, _as_list(a))) & set(map(str, e)),
-    "$after": lambda a, e: (_to_datetime(a) or datetime.min.replace(tzinfo=UTC)) > _to_datetime(e[0]),
-    "$before": lambda a, e: (_to_datetime(a) or datetime.max.replace(tzinfo=UTC)) < _to_datetime(e[0]),
+    "$after": lambda a, e: _later(a, e, earliest=True),
+    "$before": lambda a, e: _later(a, e, earliest=False),
     "$more_than_ago": lambda a, e: _days_ago(a, e, lambda delta, d: delta > d),
     "$less_than_ago": lambda a, e: _days_ago(a, e, lambda delta, d: delta < d),
 }

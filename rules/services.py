@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from core import audit
+from core.dates import parse_moment
 from core.errors import DuplicateFound, InvalidPayload, NotFound
 from core.permissions import restrict
 from promo.models import Campaign, PromotionTier, Voucher
@@ -66,6 +67,7 @@ APPLICABLE_INTEGERS = ("quantity_limit", "aggregated_quantity_limit", "amount_li
                        "price")
 # Operators whose values carry no number (they take any value list, even an empty one).
 VALUELESS_OPERATORS = ("$is_unknown", "$has_value")
+DATE_OPERATORS = ("$after", "$before")
 MAX_NESTING = 5
 
 
@@ -148,6 +150,8 @@ def clean_condition(definition, path: str, depth: int) -> dict:
             raise InvalidPayload(f"{where} must be a list of values")
         if not values and operator not in VALUELESS_OPERATORS:
             raise InvalidPayload(f"{where} must list at least one value")
+        if operator in DATE_OPERATORS and parse_moment(values[0]) is None:
+            raise InvalidPayload(f"{where} takes an ISO 8601 date-time such as 2025-01-31T00:00:00Z")
         if is_money_condition(name) and operator not in VALUELESS_OPERATORS:
             for item in values:
                 if not _is_int(item):

@@ -45,8 +45,8 @@ from catalog.selectors import (
     _normalize_conditions,
     _single,
     _string_condition,
-    parse_moment,
 )
+from core.dates import parse_moment
 from core.errors import InvalidPayload
 
 JUNCTIONS = {"and", "or"}

@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.models import Product, ProductCollection, ProductCollectionItem, Sku
-from core.api.fields import StrictIntegerField
+from core.api.fields import OmittableMethodField, StrictIntegerField
 
 
 def _blank_to_none(value):
@@ -97,8 +97,8 @@ class ProductCollectionSerializer(serializers.ModelSerializer):
     """A products_collection. STATIC ones list `products`, AUTO_UPDATE ones carry `filter`."""
 
     id = serializers.CharField(source="public_id")
-    filter = serializers.SerializerMethodField()
-    products = serializers.SerializerMethodField()
+    filter = OmittableMethodField()
+    products = OmittableMethodField()
     object = serializers.SerializerMethodField()
 
     class Meta:
@@ -109,11 +109,11 @@ class ProductCollectionSerializer(serializers.ModelSerializer):
         data = super().to_representation(instance)
         return {key: value for key, value in data.items() if value is not None or key not in ("filter", "products")}
 
-    @extend_schema_field(serializers.DictField(allow_null=True))
+    @extend_schema_field(serializers.DictField())
     def get_filter(self, obj) -> dict | None:
         return obj.filter if obj.type == ProductCollection.Type.AUTO_UPDATE else None
 
-    @extend_schema_field(CollectionProductRefSerializer(many=True, allow_null=True))
+    @extend_schema_field(CollectionProductRefSerializer(many=True))
     def get_products(self, obj) -> list | None:
         if obj.type != ProductCollection.Type.STATIC:
             return None

@@ -6,7 +6,6 @@ Views only parse parameters, call catalog.services / catalog.selectors and seria
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -22,7 +21,9 @@ from catalog.api.serializers import (
     SkuSerializer,
     SkuUpdateSerializer,
 )
+from core import dates
 from core.api.pagination import LIST_PARAMETERS, paginate
+from core.api.parsers import UPLOAD_PARSERS
 from core.errors import InvalidPayload
 
 TIME_ORDERS = ("created_at", "-created_at", "updated_at", "-updated_at")
@@ -55,7 +56,7 @@ def date_param(request, name: str):
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return None
-    moment = selectors.parse_moment(raw)
+    moment = dates.parse_moment(raw)
     if moment is None:
         raise InvalidPayload(f"Query parameter {name} must be an ISO 8601 date or date-time")
     return moment
@@ -133,7 +134,7 @@ class ProductDetailView(APIView):
 
 class ProductImportView(APIView):
     unscoped = SHARED
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = UPLOAD_PARSERS
 
     @extend_schema(
         operation_id="import-products-using-csv", tags=["products"],
@@ -213,7 +214,7 @@ class SkuDetailView(APIView):
 
 class SkuImportView(APIView):
     unscoped = SHARED
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = UPLOAD_PARSERS
 
     @extend_schema(
         operation_id="import-SKUs-using-csv", tags=["products"], summary="Import SKUs from a CSV file (async action)",

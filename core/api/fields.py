@@ -57,3 +57,15 @@ def optional(field_class, **kwargs):
     kwargs.setdefault("required", False)
     kwargs.setdefault("allow_null", True)
     return field_class(**kwargs)
+
+
+class OmittableMethodField(serializers.SerializerMethodField):
+    """A computed key the answer leaves out when it has no value (Voucherify omits some keys rather than
+    sending null, e.g. a campaign's `promotion`): the schema lists it without making it required.
+
+    drf-spectacular makes every read-only field required in a response; this one is read-only only in
+    effect (response serializers are never written through)."""
+
+    def __init__(self, method_name=None, **kwargs):
+        super().__init__(method_name, **kwargs)
+        self.read_only, self.required = False, False

@@ -2,7 +2,8 @@
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, inline_serializer
+from rest_framework import serializers
 
 from core.errors import InvalidPayload
 from core.permissions import restrict, scoped_model
@@ -51,3 +52,11 @@ def paginate(request, queryset: QuerySet, data_ref: str, serialize, *, max_limit
         "total": queryset.count(),
         "has_more": has_more,
     }
+
+
+def list_schema(name: str, data_ref: str, item: type[serializers.Serializer]) -> serializers.Serializer:
+    """The schema of what `paginate` answers, for @extend_schema(responses=...); `item` serializes one
+    element."""
+    return inline_serializer(name, {"object": serializers.CharField(), "data_ref": serializers.CharField(),
+                                    data_ref: item(many=True), "total": serializers.IntegerField(),
+                                    "has_more": serializers.BooleanField()})

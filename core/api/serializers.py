@@ -19,7 +19,7 @@ class AsyncActionSerializer(serializers.ModelSerializer):
         return "async_action"
 
     def get_operation_status(self, obj) -> str | None:
-        return {"DONE": "SUCCESS", "FAILED": "FAILED"}.get(obj.status)
+        return obj.operation_status
 
     def get_processing_time(self, obj) -> int | None:
         return obj.processing_time_ms

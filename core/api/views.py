@@ -4,7 +4,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import selectors
-from core.api.pagination import LIST_PARAMETERS, paginate
+from core.api.pagination import LIST_PARAMETERS, list_schema, paginate
 from core.api.serializers import AsyncActionSerializer, MetadataSchemaSerializer
 from core.errors import NotFound
 from core.models import MetadataSchema
@@ -15,7 +15,8 @@ SCHEMAS_UNSCOPED = "Metadata schemas describe kinds of objects, not rows of a ca
 class AsyncActionListView(APIView):
     scoped = ("core.AsyncAction",)
 
-    @extend_schema(tags=["async actions"], parameters=LIST_PARAMETERS, responses=AsyncActionSerializer(many=True),
+    @extend_schema(tags=["async actions"], parameters=LIST_PARAMETERS,
+                   responses=list_schema("AsyncActionsList", "async_actions", AsyncActionSerializer),
                    summary="List async actions", operation_id="list-async-actions")
     def get(self, request):
         queryset = selectors.async_action_list()

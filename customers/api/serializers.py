@@ -297,8 +297,11 @@ class ItemOutputSerializer(serializers.Serializer):
     applied_discount_amount = serializers.IntegerField()
     subtotal_amount = serializers.IntegerField()
     metadata = serializers.DictField()
-    product = serializers.SerializerMethodField()
-    sku = serializers.SerializerMethodField()
+    product = fields.OmittableMethodField()  # left out when the item names none (the spec has no null here)
+    sku = fields.OmittableMethodField()
+
+    def to_representation(self, item):
+        return _without_none(super().to_representation(item), ("product", "sku"))
 
     def get_object(self, item) -> str:
         return "order_item"
@@ -326,6 +329,13 @@ class ItemOutputSerializer(serializers.Serializer):
             catalog = {"id": s.public_id, "source_id": s.source_id, "sku": s.sku, "price": s.price,
                        "metadata": s.metadata}
         return _merged(catalog, item.sku_snapshot)
+
+
+def _without_none(data: dict, keys: tuple[str, ...]) -> dict:
+    for key in keys:
+        if data.get(key) is None:
+            data.pop(key, None)
+    return data
 
 
 def _merged(catalog: dict, snapshot: dict) -> dict | None:
@@ -360,16 +370,12 @@ class OrderOutputSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
     customer_id = serializers.SerializerMethodField()
     referrer_id = serializers.SerializerMethodField()
-    customer = serializers.SerializerMethodField()
-    referrer = serializers.SerializerMethodField()
+    customer = fields.OmittableMethodField()  # the spec's CustomerId/ReferrerId objects are not nullable
+    referrer = fields.OmittableMethodField()
     redemptions = serializers.SerializerMethodField()
 
     def to_representation(self, order):
-        data = super().to_representation(order)
-        for key in ("customer", "referrer"):  # the spec's CustomerId/ReferrerId objects are not nullable
-            if data[key] is None:
-                del data[key]
-        return data
+        return _without_none(super().to_representation(order), ("customer", "referrer"))
 
     def get_initial_amount(self, order) -> int:
         return order.amount if order.initial_amount is None else order.initial_amount

@@ -2,11 +2,11 @@
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.pagination import DEFAULT_LIMIT, LIST_PARAMETERS, MAX_LIMIT, int_param, paginate
+from core.api.parsers import UPLOAD_PARSERS
 from core.errors import InvalidPayload, NotFound
 from customers import selectors, services
 from customers.api import serializers as s
@@ -172,7 +172,7 @@ class CustomerActivityView(APIView):
 
 class CustomerImportCsvView(APIView):
     unscoped = SHARED
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = UPLOAD_PARSERS
 
     @extend_schema(tags=["customers"], operation_id="import_customers_using_csv",
                    summary="Import customers from CSV (async; upsert by source_id)",

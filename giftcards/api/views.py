@@ -7,13 +7,14 @@ from __future__ import annotations
 from django.core import signing
 from django.http import StreamingHttpResponse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import dates
 from core.api.pagination import int_param
 from core.auth import IsApiClientOrStaff
 from core.errors import InvalidPayload
@@ -65,7 +66,8 @@ def _balance_json(row, card) -> dict:
 
 def _csv_response(chunks, filename: str) -> StreamingHttpResponse:
     response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    # Django quotes the name and encodes what is not plain ASCII (RFC 6266): a code may hold anything
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
     response["Cache-Control"] = "no-store"
     return response
 
@@ -240,9 +242,7 @@ class TemporaryCreditView(APIView):
                    responses={201: OpenApiTypes.OBJECT, 400: ERROR, 404: ERROR})
     def post(self, request, code: str):
         data = _body(request)
-        expires_at = parse_datetime(data["expires_at"]) if isinstance(data.get("expires_at"), str) else None
-        if expires_at is None or timezone.is_naive(expires_at):
-            raise InvalidPayload("expires_at must be an ISO 8601 date-time with a time zone, e.g. 2030-01-01T23:59Z")
+        expires_at = dates.clean_moment(data.get("expires_at"), "expires_at", zone_required=True)
         bucket = services.add_temporary_credit(code, data.get("amount"), expires_at, actor=_actor(request),
                                                reason=data.get("reason"))
         card = services.card_get(code)

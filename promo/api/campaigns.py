@@ -7,7 +7,6 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from django.http import HttpResponse, StreamingHttpResponse
-from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -17,12 +16,13 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api.fields import LooseDictField, StrictIntegerField
+from core import dates
+from core.api.fields import LooseDictField, OmittableMethodField, StrictIntegerField
 from core.api.pagination import LIST_PARAMETERS, int_param, paginate
+from core.api.parsers import UPLOAD_PARSERS
 from core.auth import IsApiClientOrStaff
 from core.errors import InvalidPayload
 from core.permissions import require
@@ -320,14 +320,14 @@ class VoucherSerializer(serializers.Serializer):
     category_id = serializers.SerializerMethodField()
     categories = serializers.SerializerMethodField()
     type = serializers.CharField()
-    discount = serializers.JSONField(allow_null=True)
+    discount = serializers.JSONField(required=False)  # keys of NOT_NULL_KEYS are left out rather than null
     gift = serializers.JSONField(allow_null=True)
     loyalty_card = serializers.JSONField(allow_null=True)
     start_date = serializers.SerializerMethodField()
     expiration_date = serializers.SerializerMethodField()
-    validity_timeframe = serializers.JSONField(allow_null=True)
-    validity_day_of_week = serializers.ListField(child=serializers.IntegerField(), allow_null=True)
-    validity_hours = serializers.JSONField(allow_null=True)
+    validity_timeframe = serializers.JSONField(required=False)
+    validity_day_of_week = serializers.ListField(child=serializers.IntegerField(), required=False)
+    validity_hours = serializers.JSONField(required=False)
     active = serializers.BooleanField()
     additional_info = serializers.CharField()
     metadata = serializers.JSONField()
@@ -368,11 +368,11 @@ class VoucherSerializer(serializers.Serializer):
         category = self._category(obj)
         return [CategorySerializer(category).data] if category else []
 
-    @extend_schema_field(OpenApiTypes.DATETIME)
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_start_date(self, obj):
         return _iso(obj.start_date or (obj.campaign.start_date if obj.campaign_id else None))
 
-    @extend_schema_field(OpenApiTypes.DATETIME)
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_expiration_date(self, obj):
         return _iso(services.voucher_expiration(obj))  # its own, the campaign's, or what its kind says
 
@@ -422,9 +422,9 @@ class CampaignSerializer(serializers.Serializer):
     auto_join = serializers.BooleanField()
     join_once = serializers.BooleanField()
     use_voucher_metadata_schema = serializers.SerializerMethodField()
-    validity_timeframe = serializers.JSONField(allow_null=True)
-    validity_day_of_week = serializers.ListField(child=serializers.IntegerField(), allow_null=True)
-    validity_hours = serializers.JSONField(allow_null=True)
+    validity_timeframe = serializers.JSONField(required=False)  # NOT_NULL_KEYS: left out rather than null
+    validity_day_of_week = serializers.ListField(child=serializers.IntegerField(), required=False)
+    validity_hours = serializers.JSONField(required=False)
     vouchers_count = serializers.SerializerMethodField()
     start_date = serializers.DateTimeField(allow_null=True)
     expiration_date = serializers.DateTimeField(allow_null=True)
@@ -444,7 +444,7 @@ class CampaignSerializer(serializers.Serializer):
     object = serializers.SerializerMethodField()
     validation_rules_assignments = AssignmentsField("campaign")
     exclusive = serializers.BooleanField(help_text="Project extension: its redeemables apply alone.")
-    promotion = serializers.SerializerMethodField()
+    promotion = OmittableMethodField()
 
     def to_representation(self, instance):
         return _drop_missing(super().to_representation(instance))
@@ -457,7 +457,7 @@ class CampaignSerializer(serializers.Serializer):
         return promotions.tiers_list_json(list(promotions.tier_list(campaign=obj)), data_ref="tiers")
 
     @extend_schema_field(inline_serializer("CampaignVoucherTemplate", {
-        "type": serializers.CharField(), "discount": DiscountSerializer(),
+        "type": serializers.CharField(), "discount": DiscountSerializer(required=False),
         "redemption": RedemptionLimitSerializer(), "code_config": CodeConfigSerializer(),
         "is_referral_code": serializers.BooleanField()}))
     def get_voucher(self, obj):
@@ -536,17 +536,8 @@ def _choice_param(request, name: str, allowed, default=None):
 def _moment_param(request, *names: str):
     for name in names:
         raw = request.query_params.get(name)
-        if raw in (None, ""):
-            continue
-        try:
-            moment = parse_datetime(raw)
-            if moment is None and parse_date(raw):
-                moment = parse_datetime(raw + "T00:00:00")
-        except ValueError:
-            moment = None
-        if moment is None:
-            raise InvalidPayload(f"Query parameter {name} must be an ISO 8601 date or date-time")
-        return services.clean_datetime(moment, name)
+        if raw not in (None, ""):
+            return dates.clean_moment(raw, f"Query parameter {name}")
     return None
 
 
@@ -739,7 +730,7 @@ class CampaignVoucherCodeView(APIView):
 
 class CampaignImportCsvView(APIView):
     scoped = ("promo.Campaign", "promo.Voucher")
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = UPLOAD_PARSERS
 
     @extend_schema(tags=CAMPAIGNS_TAG, summary="Import codes into a campaign from CSV (async action)",
                    operation_id="import-vouchers-to-campaign-using-csv", request=CSV_REQUEST,
@@ -878,7 +869,7 @@ class VoucherDisableView(VoucherEnableView):
 
 class VouchersImportCsvView(APIView):
     scoped = ("promo.Voucher",)
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = UPLOAD_PARSERS
 
     @extend_schema(tags=VOUCHERS_TAG, summary="Import standalone vouchers from CSV (async action)",
                    operation_id="import-vouchers-using-csv", request=CSV_REQUEST,

@@ -7,8 +7,7 @@ the same payloads and checks they agree. Null means "not given" everywhere.
 
 from __future__ import annotations
 
-from datetime import date
-
+from core import dates
 from core.api.fields import MAX_AMOUNT
 from core.errors import InvalidPayload
 
@@ -111,11 +110,10 @@ def _item(data, path: str, errors: _Errors) -> dict | None:
 def _date(value, path: str, errors: _Errors):
     if value is None:
         return None
-    try:
-        return date.fromisoformat(value)
-    except (TypeError, ValueError):
+    day = dates.parse_day(value)
+    if day is None:
         errors.add(path, "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.")
-        return None
+    return day
 
 
 def _customer(data, path: str, errors: _Errors) -> dict | None:

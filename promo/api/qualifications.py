@@ -4,13 +4,13 @@ promo.qualifications."""
 
 from __future__ import annotations
 
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import dates
 from core.api.fields import LooseDictField, StrictCharField, StrictIntegerField
 from core.api.renderers import JSONRenderer, Rendered
 from core.errors import InvalidPayload
@@ -83,7 +83,7 @@ def _options(value, errors: _Errors) -> dict:
     starting_after = None
     if options.get("starting_after") is not None:
         raw = options["starting_after"]
-        starting_after = parse_datetime(raw) if isinstance(raw, str) else None
+        starting_after = dates.parse_moment(raw) if isinstance(raw, str) else None
         if starting_after is None:
             errors.add("options.starting_after", "Must be an ISO 8601 date-time (more_starting_after).")
     sorting = options.get("sorting_rule")

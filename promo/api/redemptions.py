@@ -1,13 +1,13 @@
 """Validate, redeem, roll back: the checkout API."""
 
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import dates
 from core.api.pagination import LIST_PARAMETERS, int_param, paginate
-from core.errors import InvalidPayload, error_body
+from core.errors import error_body
 from core.idempotency import run_idempotent
 from promo import presenters, selectors, services
 from promo.api.payload import parse_stacked_request
@@ -105,12 +105,7 @@ class RedemptionsView(APIView):
 
 def _datetime(params, name: str):
     raw = params.get(name)
-    if not raw:
-        return None
-    value = parse_datetime(raw)
-    if value is None:
-        raise InvalidPayload(f"{name} must be an ISO 8601 date-time")
-    return value
+    return dates.clean_moment(raw, name) if raw else None
 
 
 class RedemptionDetailView(APIView):

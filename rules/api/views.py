@@ -1,12 +1,11 @@
 """Views of /v1/validation-rules and /v1/validation-rules-assignments: parse, call a service or selector, render."""
 
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import dates
 from core.api.pagination import LIST_PARAMETERS, paginate
 from core.errors import InvalidPayload
 from rules import selectors, services
@@ -33,15 +32,7 @@ def _choice_param(request, name: str, choices: tuple, default: str) -> str:
 
 def _time_param(request, name: str):
     value = _text_param(request, name)
-    if value is None:
-        return None
-    try:
-        parsed = parse_datetime(value)
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise InvalidPayload(f"Query parameter {name} must be an ISO 8601 date-time")
-    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+    return None if value is None else dates.clean_moment(value, f"Query parameter {name}")
 
 
 def _validated(serializer_class, request) -> dict:

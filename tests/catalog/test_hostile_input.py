@@ -64,5 +64,5 @@ def test_csv_with_nul_bytes_is_400(api):
 
     upload = SimpleUploadedFile("x.csv", b"name\nA\x00B\n", content_type="text/csv")
     body = assert_error(api.client.post("/v1/products/importCSV", {"file": upload}, headers=api.headers),
-                        400, "invalid_payload")
+                        400, "invalid_csv")
     assert "NUL" in body["details"]

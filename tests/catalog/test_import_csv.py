@@ -136,7 +136,7 @@ def test_skus_import(api, django_capture_on_commit_callbacks):
     ("/v1/products/importCSV", "name,bad column\nx,1\n", "bad column"),
 ])
 def test_wrong_files_are_refused_at_once(api, path, text, named):
-    body = assert_error(upload(api, path, text), 400, "invalid_payload")
+    body = assert_error(upload(api, path, text), 400, "invalid_csv")
     assert named in body["details"]
     assert not AsyncAction.objects.exists()
 
@@ -145,5 +145,5 @@ def test_missing_file_and_non_utf8_are_refused(api):
     assert_error(api.client.post("/v1/products/importCSV", {}, headers=api.headers), 400, "invalid_payload")
     latin = SimpleUploadedFile("x.csv", "name\ncafé\n".encode("latin-1"), content_type="text/csv")
     body = assert_error(api.client.post("/v1/skus/importCSV", {"file": latin}, headers=api.headers),
-                        400, "invalid_payload")
+                        400, "invalid_csv")
     assert "UTF-8" in body["details"]

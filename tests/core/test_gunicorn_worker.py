@@ -2,6 +2,7 @@
 between worker processes, in a real gunicorn with the project's gunicorn.conf.py."""
 
 import http.client
+import json
 import os
 import socket
 import subprocess
@@ -19,8 +20,9 @@ APP = '''
 import os
 
 def application(environ, start_response):
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    return [str(os.getpid()).encode()]
+    body = str(os.getpid()).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
 '''
 
 
@@ -107,3 +109,59 @@ def test_a_sibling_that_stopped_publishing_is_not_waited_for(monkeypatch):
     later = time.monotonic() + gunicorn_worker.STALE_AFTER + 1
     monkeypatch.setattr(gunicorn_worker.time, "monotonic", lambda: later)
     assert busy._my_turn()
+
+
+def _exchange(port: int, *requests: bytes) -> bytes:
+    """Send raw requests on one connection, each after the answer to the one before has begun, and read
+    until the server closes it (http.client would hide a stray body: it drops what it buffered with each
+    response)."""
+    answer = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        for request in requests:
+            sock.sendall(request)
+            seen = answer.count(b"HTTP/1.1 ")
+            while answer.count(b"HTTP/1.1 ") == seen and (chunk := sock.recv(65536)):
+                answer += chunk
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_head_answers_carry_no_body_so_the_next_answer_on_the_connection_is_read_whole(server):
+    answer = _exchange(server, b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n",
+                       b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and b"Content-Length: " in head  # the GET's length, no body
+    get_head, _, body = rest.partition(b"\r\n\r\n")
+    assert get_head.startswith(b"HTTP/1.1 200 "), rest[:80]
+    assert body.isdigit()
+
+
+def test_head_of_a_lazy_application_still_gets_its_headers():
+    started = []
+
+    def lazy(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/csv")])
+        started.append(True)
+        yield b"a,b\n"
+        yield b"1,2\n"
+
+    app = gunicorn_worker.without_head_bodies(lazy)
+    assert list(app({"REQUEST_METHOD": "HEAD"}, lambda status, headers: None)) == [] and started
+    assert list(app({"REQUEST_METHOD": "GET"}, lambda status, headers: None)) == [b"a,b\n", b"1,2\n"]
+
+
+def test_a_header_too_large_for_gunicorn_is_answered_in_the_json_error_format(server):
+    conn = http.client.HTTPConnection("127.0.0.1", server, timeout=10)
+    conn.request("GET", "/v1/customers", headers={"X-Big": "a" * 10_000})
+    response = conn.getresponse()
+    body = json.loads(response.read())
+    assert response.status == 431 and response.getheader("Content-Type") == "application/json"
+    assert body["code"] == 431 and body["key"] == "request_header_fields_too_large"
+    assert body["request_id"] == response.getheader("X-Request-ID") and body["details"]
+
+
+def test_a_malformed_request_line_is_answered_in_the_json_error_format(server):
+    head, _, body = _exchange(server, b"GET / HTTP/9.9\r\nHost: x\r\n\r\n").partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ") and b"Content-Type: application/json" in head
+    assert json.loads(body)["key"] == "bad_request"

@@ -84,7 +84,7 @@ def test_malformed_json_and_unknown_ids(api):
     assert_error(api.post("/v1/webhooks/wh_missing/test"), 404, "not_found")
     assert_error(api.post("/v1/webhooks/deliveries/whd_missing/retry"), 404, "not_found")
     assert_error(api.get("/v1/webhooks/deliveries/whd_missing"), 404, "not_found")
-    assert_error(api.get("/v1/webhooks/x%00y"), 404, "not_found")
+    assert_error(api.get("/v1/webhooks/x%00y"), 400, "invalid_characters")
 
 
 def test_http_localhost_is_allowed_in_development_only(api, settings):

@@ -9,6 +9,7 @@ from core.models import AsyncAction
 from giftcards import services, tasks
 from giftcards.models import BirthdayGift, ExpiryLaw, GiftCard, GiftCardCredit
 from promo import services as promo_services
+from tests.conftest import assert_error
 from tests.customers.factories import CustomerFactory
 from tests.giftcards.factories import gift_campaign, gift_card
 
@@ -137,11 +138,24 @@ def test_bulk_issue_for_a_partner_with_progress_and_csv(api, django_capture_on_c
     assert api.get(f"/v1/async-actions/{action_id}").json()["status"] == "DONE"
     export = api.client.get(response.json()["export_url"], headers=api.headers)
     lines = b"".join(export.streaming_content).decode().splitlines()
+    assert export["Content-Disposition"] == f'attachment; filename="{action_id}-gift-cards.csv"'
     assert lines[0] == "code,id,amount,balance,sold_price,expiration_date,partner,label,created_at"
     assert len(lines) == 31 and lines[1].split(",")[2:5] == ["5000", "5000", "4000"] and "ACME" in lines[1]
     liability = api.get("/v1/gift-cards/liability").json()
     assert liability["sold_total"] == 120_000 and liability["face_value_total"] == 150_000
     assert liability["discount_on_sale_total"] == 30_000
+
+
+@pytest.mark.parametrize("batch_id", ["aa_nope", "a%0Ab", "a%0D%0ASet-Cookie:%20x=1", "%22%3B"])
+def test_export_of_a_batch_that_does_not_exist_is_404(api, batch_id):
+    assert_error(api.get(f"/v1/gift-cards/batches/{batch_id}/export.csv"), 404, "not_found")
+
+
+def test_export_of_another_kind_of_async_action_is_404(api, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        action_id = api.post("/v1/customers/metadata/async", {"source_ids": ["x"], "metadata": {"a": 1}}).json()[
+            "async_action_id"]
+    assert_error(api.get(f"/v1/gift-cards/batches/{action_id}/export.csv"), 404, "not_found")
 
 
 def test_bulk_issue_checks(api):

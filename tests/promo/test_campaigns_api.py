@@ -217,6 +217,9 @@ def test_campaign_bad_input(api):
         {"start_date": "2030-02-01", "expiration_date": "2030-01-01"},
         {"validity_timeframe": {"interval": "P1D", "duration": "PT1H"}},  # needs a start_date
         {"validity_timeframe": {"interval": "1 day", "duration": "PT1H"}, "start_date": "2030-01-01"},
+        {"validity_timeframe": {"interval": "P99999999999D", "duration": "PT1H"}, "start_date": "2030-01-01"},
+        {"validity_timeframe": {"interval": "P1D", "duration": "PT99999999999999H"}, "start_date": "2030-01-01"},
+        {"start_date": "2030-01-01T10:61:00Z"},
         {"validity_day_of_week": [7]},
         {"validity_hours": {"daily": [{"start_time": "25:00", "expiration_time": "26:00"}]}},
         {"metadata": "x"},
@@ -236,7 +239,7 @@ def test_campaign_bad_input(api):
     assert_error(create(api, name="Cat", category_id="cat_missing"), 404, "not_found")
     assert_error(api.post("/v1/campaigns", raw="[1, 2]"), 400, "invalid_payload")
     assert_error(api.get("/v1/campaigns/camp_missing"), 404, "not_found")
-    assert_error(api.get("/v1/campaigns/bad%00id"), 404, "not_found")
+    assert_error(api.get("/v1/campaigns/bad%00id"), 400, "invalid_characters")
     assert_error(api.get("/v1/campaigns", order="sideways"), 400, "invalid_payload")
     assert_error(api.put("/v1/campaigns/Summer", {"type": "STANDALONE"}), 400, "invalid_payload")
     assert_error(api.put("/v1/campaigns/Summer", {"discount": {"type": "FIXED"}}), 400, "invalid_payload")

@@ -1,8 +1,12 @@
 """Validate, redeem and roll back through the HTTP stack, with responses checked against the spec."""
 
-import pytest
+from datetime import timedelta
 
-from promo.models import Redemption, RedemptionRollback, Voucher
+import pytest
+from django.utils import timezone
+
+from promo.locks import MAX_TTL
+from promo.models import Redemption, RedemptionRollback, SessionLock, Voucher
 from tests.conftest import assert_error
 from tests.promo.factories import RuleFactory, VoucherFactory, assign
 from tests.spec import assert_matches_spec
@@ -131,6 +135,15 @@ def test_session_lock_reserves_the_last_use(api):
     assert ok.status_code == 200, ok.content
     voucher.refresh_from_db()
     assert (voucher.redeemed_quantity, voucher.locked_quantity) == (1, 0)
+
+
+@pytest.mark.parametrize("unit", ["DAYS", "HOURS", "MINUTES"])
+def test_a_huge_session_ttl_lasts_the_longest_lock(api, unit):
+    VoucherFactory(code="LONG", redemption_quantity=1)
+    response = api.post("/v1/validations", stacked("LONG", session={"type": "LOCK", "ttl": 10**9, "ttl_unit": unit}))
+    assert response.status_code == 200, response.content
+    expires_at = SessionLock.objects.get().expires_at
+    assert expires_at - timezone.now() <= MAX_TTL and expires_at - timezone.now() > MAX_TTL - timedelta(minutes=1)
 
 
 def test_released_session_frees_the_use(api):
