@@ -170,3 +170,26 @@ def test_rollbacks_of_opposite_stacks_racing_new_redemptions(http):
 
 def _ledger(card: GiftCard) -> int:
     return GiftCardTransaction.objects.filter(card=card).aggregate(total=Sum("amount"))["total"]
+
+
+def _lock_queries(redeemables: list[dict]) -> list[str]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from promo import services
+
+    with CaptureQueriesContext(connection) as queries:
+        services.redeem({"redeemables": redeemables, "order": CART})
+    return [q["sql"] for q in queries.captured_queries if "FOR NO KEY UPDATE" in q["sql"] or "ON CONFLICT" in q["sql"]]
+
+
+def test_the_lock_order_costs_one_query_per_table_and_none_for_one_code():
+    a, b = _code("COST-A"), _code("COST-B")
+    _budget(a.campaign, "campaign.redemptions.count", 1000)
+    assert _lock_queries([{"object": "voucher", "id": "COST-A"}]) == []  # a code and its one counter: in order
+    two = _lock_queries([{"object": "voucher", "id": "COST-B"}, {"object": "voucher", "id": "COST-A"}])
+    assert len(two) == 1 and "promo_voucher" in two[0]  # both codes' rows; the one counter is taken last
+    c = _code("COST-C")
+    _budget(c.campaign, "campaign.redemptions.count", 1000)
+    three = _lock_queries([{"object": "voucher", "id": code} for code in ("COST-C", "COST-B", "COST-A")])
+    assert len(three) == 2 and "promo_voucher" in three[0] and "rules_limitcounter" in three[1]
