@@ -228,7 +228,7 @@ class OrderRefund(models.Model):
 
     order = models.OneToOneField("customers.Order", primary_key=True, on_delete=models.CASCADE, related_name="+")
     refunded_amount = models.BigIntegerField(default=0)
-    refunds = models.PositiveIntegerField(default=0)
+    refunds = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -41,7 +41,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('order', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='customers.order')),
                 ('refunded_amount', models.BigIntegerField(default=0)),
-                ('refunds', models.PositiveIntegerField(default=0)),
+                ('refunds', models.BigIntegerField(default=0)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
             ],
             options={
