@@ -184,7 +184,8 @@ def _lock_queries(redeemables: list[dict]) -> list[str]:
 
 
 def test_the_lock_order_costs_one_query_per_table_and_none_for_one_code():
-    a, b = _code("COST-A"), _code("COST-B")
+    a = _code("COST-A")
+    _code("COST-B")
     _budget(a.campaign, "campaign.redemptions.count", 1000)
     assert _lock_queries([{"object": "voucher", "id": "COST-A"}]) == []  # a code and its one counter: in order
     two = _lock_queries([{"object": "voucher", "id": "COST-B"}, {"object": "voucher", "id": "COST-A"}])
