@@ -161,45 +161,45 @@ def _take_from_order(order: Order, amount: int, order_ref: str) -> None:
 
 def _request(refund: _Refund, actor: services.Actor) -> RefundRequest:
     with transaction.atomic():
-        request = RefundRequest.objects.create(
+        pending = RefundRequest.objects.create(
             amount=refund.amount, order=refund.order, order_ref=refund.order_ref, card=refund.card,
             customer=refund.customer, campaign=refund.campaign, reason=refund.reason, requested_by=actor.user,
             api_key=actor.api_key)
-        audit.record(audit.Action.SUBMIT, request, changes={"status": [None, RefundRequest.Status.PENDING]},
+        audit.record(audit.Action.SUBMIT, pending, changes={"status": [None, RefundRequest.Status.PENDING]},
                      extra={"amount": refund.amount, "order": refund.order_ref,
                             "threshold": settings.GIFTCARD_REFUND_APPROVAL_ABOVE},
                      actor=actor.user or actor.api_key)
-    return request
+    return pending
 
 
-def may_decide(request: RefundRequest, user) -> bool:
+def may_decide(pending: RefundRequest, user) -> bool:
     if not permissions.has_perm(user, APPROVE_PERMISSION) or permissions.resolve_actor(user)[0] != "user":
         return False
-    return user.is_superuser or request.requested_by_id != user.pk
+    return user.is_superuser or pending.requested_by_id != user.pk
 
 
-def decide(request: RefundRequest, approve: bool, user, note: str = "") -> RefundRequest:
+def decide(pending: RefundRequest, approve: bool, user, note: str = "") -> RefundRequest:
     """Approve (the refund is made now, by the requester, within what the order can refund now) or reject.
     By staff other than the requester (a superuser may decide their own), in the back office."""
     if permissions.resolve_actor(user)[0] != "user":
         raise permissions.Forbidden("Refunds are approved by staff in the back office, not with an API key")
     permissions.require(user, APPROVE_PERMISSION, "Only a Marketer or an Admin may approve or reject refunds")
-    if not may_decide(request, user):
+    if not may_decide(pending, user):
         raise permissions.Forbidden("A refund is approved by someone other than the one who asked for it")
     status = RefundRequest.Status.APPROVED if approve else RefundRequest.Status.REJECTED
     with transaction.atomic():
-        if not RefundRequest.objects.filter(pk=request.pk, status=RefundRequest.Status.PENDING).update(
+        if not RefundRequest.objects.filter(pk=pending.pk, status=RefundRequest.Status.PENDING).update(
                 status=status, decided_by=user, decided_at=timezone.now(), note=note):
-            raise Conflict(f"Refund request {request.public_id} is no longer waiting for approval")
-        request.refresh_from_db()
+            raise Conflict(f"Refund request {pending.public_id} is no longer waiting for approval")
+        pending.refresh_from_db()
         if approve:
-            requester = services.Actor.of(api_key=request.api_key, user=request.requested_by)
-            row = _make(_Refund(amount=request.amount, order=request.order, order_ref=request.order_ref,
-                                reason=request.reason, card=request.card, customer=request.customer,
-                                campaign=request.campaign), requester,
-                        details={"approval": {"request": request.public_id, "approved_by": user.get_username()}})
-            RefundRequest.objects.filter(pk=request.pk).update(transaction=row)
-            request.transaction = row
-        audit.record(audit.Action.APPROVE if approve else audit.Action.REJECT, request,
+            requester = services.Actor.of(api_key=pending.api_key, user=pending.requested_by)
+            row = _make(_Refund(amount=pending.amount, order=pending.order, order_ref=pending.order_ref,
+                                reason=pending.reason, card=pending.card, customer=pending.customer,
+                                campaign=pending.campaign), requester,
+                        details={"approval": {"request": pending.public_id, "approved_by": user.get_username()}})
+            RefundRequest.objects.filter(pk=pending.pk).update(transaction=row)
+            pending.transaction = row
+        audit.record(audit.Action.APPROVE if approve else audit.Action.REJECT, pending,
                      changes={"status": [RefundRequest.Status.PENDING, status]}, extra={"note": note}, actor=user)
-    return request
+    return pending
