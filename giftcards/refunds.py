@@ -82,6 +82,9 @@ def _checked(amount, order, code, customer, campaign, reason, actor: services.Ac
         raise InvalidPayload("Give either voucher (an existing card's code) or customer (for a new card)")
     card = services.card_get(code) if code else None
     holder = services.find_customer(customer) if customer else None
+    campaign = services.clean_text(campaign, "campaign", 255)
+    if holder is not None and campaign:
+        services.gift_campaign(campaign)  # one the caller may see, or 404 now rather than at approval
     found = find_order(order_ref)
     if found is None:
         _check_without_order(amount, order_ref, given_reason)
@@ -94,7 +97,7 @@ def _checked(amount, order, code, customer, campaign, reason, actor: services.Ac
         holder = card.voucher.holder
     return _Refund(amount=amount, order=found, order_ref=order_ref,
                    reason=given_reason or f"Refund of order {order_ref}", card=card, customer=holder,
-                   campaign=services.clean_text(campaign, "campaign", 255))
+                   campaign=campaign)
 
 
 def _exceeds(order_ref: str, amount: int, left: int) -> RefundExceedsOrder:

@@ -603,7 +603,7 @@ def new_card_for(customer: Customer, *, campaign: str | None, origin: str, actor
     from promo import campaigns as promo_campaigns
 
     data: dict = {"type": Voucher.Type.GIFT_VOUCHER, "holder_id": customer.public_id}
-    target = _gift_campaign(campaign) if campaign else None
+    target = gift_campaign(campaign) if campaign else None
     if amount is not None or target is None:
         effect = (target.voucher_template.get("gift") or {}).get("effect") if target is not None else None
         data["gift"] = {"amount": amount or 0, "effect": effect}
@@ -619,7 +619,7 @@ def new_card_for(customer: Customer, *, campaign: str | None, origin: str, actor
 DEFAULT_CODE_CONFIG = {"length": 12, "charset": codes.UNAMBIGUOUS, "prefix": "GC-"}
 
 
-def _gift_campaign(ref: str) -> Campaign:
+def gift_campaign(ref: str) -> Campaign:
     from promo.campaign_selectors import campaign_get
 
     found = campaign_get(ref)
@@ -664,7 +664,7 @@ def bulk_issue_start(*, campaign: str, count, amount=None, sold_price=None, part
                      actor: Actor = SYSTEM) -> AsyncAction:
     """N cards of a value in a GIFT_VOUCHERS campaign for a partner or event, generated in the background
     (an async action with progress); the cards are exported as CSV once done."""
-    target = _gift_campaign(campaign)
+    target = gift_campaign(campaign)
     count = clean_amount(count, "count")
     if count > codes.MAX_CODES_PER_REQUEST:
         raise InvalidPayload(f"count must be at most {codes.MAX_CODES_PER_REQUEST}")
