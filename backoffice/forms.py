@@ -79,6 +79,8 @@ class RefundForm(forms.Form):
     amount = forms.DecimalField(label="Amount", **MONEY)
     order = forms.CharField(label="Order", max_length=255, help_text="The refunded order's id or number.")
     reason = forms.CharField(label="Reason", max_length=500, required=False)
+    repeat = forms.BooleanField(label="Refund this order again", required=False,
+                                help_text="The order was refunded before: tick to refund it once more.")
 
     NEW_CARD = "new"
 

@@ -57,6 +57,7 @@ class CustomerOverview:
     vouchers: list = field(default_factory=list)
     gift_cards: list = field(default_factory=list)
     gift_cards_available: bool = False
+    pending_refunds: list = field(default_factory=list)
     segments: list = field(default_factory=list)
     segments_available: bool = False
     activity: list = field(default_factory=list)
@@ -84,6 +85,31 @@ def customer_gift_cards(customer: Customer, actor) -> list:
                 .order_by("-created_at"))
 
 
+def orders_refundable(orders: list) -> dict:
+    """What each order can still refund to a gift card (giftcards.selectors.Refundable by order pk)."""
+    if not apps.is_installed("giftcards"):
+        return {}
+    from giftcards import selectors as giftcard_selectors
+
+    return giftcard_selectors.refundable_many(orders)
+
+
+def order_refundable(ref: str):
+    """The Refundable of the order `ref` (id or source_id), or None when the order is unknown."""
+    from giftcards import selectors as giftcard_selectors
+
+    order = giftcard_selectors.find_order(ref)
+    return giftcard_selectors.refundable(order) if order is not None else None
+
+
+def pending_refunds(customer: Customer) -> list:
+    if not apps.is_installed("giftcards"):
+        return []
+    from giftcards import selectors as giftcard_selectors
+
+    return list(giftcard_selectors.pending_refunds(customer))
+
+
 def customer_segments(customer: Customer) -> list:
     if not apps.is_installed("segments"):
         return []
@@ -97,9 +123,14 @@ def customer_overview(customer: Customer, actor, limit: int = HISTORY_LIMIT) -> 
     shown = list(redemptions[:limit])
     for row in shown:  # why a failed attempt was refused, in words
         row.explained = explain_failure(row.failure_message) if row.result == Redemption.Result.FAILURE else None
+    orders = list(Order.objects.filter(customer=customer).order_by("-created_at", "-id")[:limit])
+    refundable = orders_refundable(orders)
+    for order in orders:  # what it was paid and can still refund to a gift card (None: gift cards not installed)
+        order.refund = refundable.get(order.pk)
     return CustomerOverview(
         customer=customer,
-        orders=list(Order.objects.filter(customer=customer).order_by("-created_at", "-id")[:limit]),
+        orders=orders,
+        pending_refunds=pending_refunds(customer),
         redemptions=shown,
         failed_count=redemptions.filter(result=Redemption.Result.FAILURE).count(),
         vouchers=list(customer_vouchers(customer, actor)[:limit]),

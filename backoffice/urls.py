@@ -12,6 +12,7 @@ urlpatterns = [
     path("customers/<str:ref>/sorry-coupon", views.sorry_coupon, name="sorry_coupon"),
     path("customers/<str:ref>/codes/toggle", views.toggle_code, name="toggle_code"),
     path("customers/<str:ref>/refund", views.refund, name="refund"),
+    path("customers/<str:ref>/refund-requests/<str:request_id>", views.refund_decision, name="refund_decision"),
     path("campaigns/new", views.campaign_wizard, name="campaign_wizard"),
     path("campaigns/new/preview", views.wizard_preview, name="wizard_preview"),
     path("campaigns/new/coupon", views.campaign_wizard, name="coupon_wizard"),

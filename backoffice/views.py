@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
@@ -107,7 +108,10 @@ def _validation(request, customer) -> tuple[forms.ValidationForm | None, dict | 
 @requires(CONSOLE_PERMISSION)
 @require_GET
 def customer(request, ref: str):
-    found = _customer_or_404(request, ref)
+    return _customer_page(request, _customer_or_404(request, ref))
+
+
+def _customer_page(request, found, *, refund_form=None, refund_warning: str = "", status: int = 200):
     overview = selectors.customer_overview(found, request.user)
     validation_form, validation = _validation(request, found)
     may_sorry = has_perm(request.user, sorry.PERMISSION)
@@ -120,9 +124,11 @@ def customer(request, ref: str):
                                                                                   "promo.change_voucher"),
         "sorry_caps": sorry.caps(),
         "sorry_form": forms.SorryCouponForm(campaigns=sorry.sorry_campaigns(request.user)) if may_sorry else None,
-        "refund_form": forms.RefundForm(cards=overview.gift_cards) if may_refund else None,
+        "refund_form": (refund_form or forms.RefundForm(cards=overview.gift_cards)) if may_refund else None,
+        "refund_caps": refund_caps(), "refund_warning": refund_warning,
+        "may_approve_refunds": has_perm(request.user, REFUND_APPROVE_PERMISSION),
     }
-    return _page(request, "backoffice/customer.html", context)
+    return _page(request, "backoffice/customer.html", context, status=status)
 
 
 def _back(ref: str, anchor: str = ""):
@@ -172,10 +178,19 @@ def toggle_code(request, ref: str):
     return _back(ref, "codes")
 
 
+REFUND_APPROVE_PERMISSION = "giftcards.approve_refund"
+
+
+def refund_caps() -> dict:
+    return {"staff": settings.CS_REFUND_MAX_AMOUNT, "approval": settings.GIFTCARD_REFUND_APPROVAL_ABOVE}
+
+
 @requires(CONSOLE_PERMISSION)
 @require_POST
 def refund(request, ref: str):
+    from giftcards import refunds
     from giftcards import services as giftcard_services
+    from giftcards.models import RefundRequest
 
     if not refund_allowed(request.user):
         raise PermissionDenied
@@ -187,17 +202,48 @@ def refund(request, ref: str):
             f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()))
         return _back(ref, "gift-cards")
     data = form.cleaned_data
+    earlier = selectors.order_refundable(data["order"])
+    if earlier is not None and earlier.refunds and not data["repeat"]:  # a second refund of an order: ask first
+        return _customer_page(request, found, refund_form=form, refund_warning=(
+            f"Order {data['order']} was refunded before: {forms.money(earlier.refunded)} in {earlier.refunds} "
+            f"refund(s) of {forms.money(earlier.paid)} paid; it can still refund {forms.money(earlier.left)}. "
+            "Tick “Refund this order again” to refund it once more."))
     new_card = data["card"] == forms.RefundForm.NEW_CARD
     try:
-        row = giftcard_services.refund_to_card(
+        made = refunds.refund_to_card(
             amount=wizard.to_minor(data["amount"]), order=data["order"], reason=data["reason"] or None,
             actor=giftcard_services.Actor.of(user=request.user),
             code=None if new_card else data["card"], customer=found.public_id if new_card else None)
     except ApiError as exc:
         messages.error(request, f"Refund not made: {_error(exc)}")
     else:
-        messages.success(request, f"Refunded {forms.money(row.amount)} to gift card {row.card.voucher.code}.")
+        if isinstance(made, RefundRequest):
+            messages.warning(request, f"The refund of {forms.money(made.amount)} for order {made.order_ref} waits "
+                                      "for approval by a Marketer or Admin (it is listed under Refund to a gift card).")
+            return _back(ref, "refund")
+        messages.success(request, f"Refunded {forms.money(made.amount)} to gift card {made.card.voucher.code}.")
     return _back(ref, "gift-cards")
+
+
+@requires(REFUND_APPROVE_PERMISSION)
+@require_POST
+def refund_decision(request, ref: str, request_id: str):
+    from giftcards import refunds
+    from giftcards.selectors import pending_refunds
+
+    found = _customer_or_404(request, ref)
+    pending = pending_refunds(found).filter(public_id=request_id).first()
+    if pending is None:
+        raise Http404("No such refund waiting for approval")
+    approve = request.POST.get("decision") == "approve"
+    try:
+        refunds.decide(pending, approve, request.user, note=(request.POST.get("note") or "")[:500])
+    except ApiError as exc:
+        messages.error(request, f"Refund {'not approved' if approve else 'not rejected'}: {_error(exc)}")
+    else:
+        messages.success(request, f"Refund of {forms.money(pending.amount)} for order {pending.order_ref} "
+                                  f"{'approved and made' if approve else 'rejected'}.")
+    return _back(ref, "refund")
 
 
 # ================================================================ coupon-campaign wizard

@@ -5,8 +5,9 @@
 Creates its own database (promo_bench_engine), loads --codes unique codes into one campaign plus a hot
 public code, and runs gunicorn (as gunicorn.conf.py sizes it: one single-threaded process per core)
 against it. Scenarios: a trivial DRF endpoint (the baseline), validations and redemptions of unique
-codes with 10-line carts at 16 clients, and one hot public code at 64 clients. Prints a table;
-ratios are to the baseline.
+codes with 10-line carts at 16 clients, one hot public code at 64 clients, paced validations and
+redemptions, and stacked redemptions: two unique codes, and two hot codes stacked in opposite orders
+(promo.services' lock order). Prints a table; ratios are to the baseline.
 """
 
 import argparse
@@ -29,6 +30,7 @@ from common import (
 )
 
 HOT_LIMIT = 3000
+HOT_PAIR = ("HOTPAIR-A", "HOTPAIR-B")
 CUSTOMERS = 1000
 
 
@@ -54,13 +56,15 @@ def seed(codes: int) -> tuple[dict, list[str]]:
         cursor.execute("ANALYZE promo_voucher")
     Voucher.objects.create(code="HOTCODE", campaign=campaign, discount={"type": "AMOUNT", "amount_off": 500},
                            redemption_quantity=HOT_LIMIT)
+    for code in HOT_PAIR:  # stacked in opposite orders by concurrent checkouts: the lock order at work
+        Voucher.objects.create(code=code, campaign=campaign, discount={"type": "AMOUNT", "amount_off": 100})
     Product.objects.bulk_create([Product(source_id=f"bench-{i}", name=f"Product {i}", price=1000 + 137 * i)
                                  for i in range(10)])
     Customer.objects.bulk_create([Customer(source_id=f"bench-customer-{i}", name=f"Customer {i}")
                                   for i in range(CUSTOMERS)])
     issued = services.api_key_create(name="bench")
     settle(SEEDED)
-    unique = list(Voucher.objects.filter(campaign=campaign).exclude(code="HOTCODE")
+    unique = list(Voucher.objects.filter(campaign=campaign).exclude(code__in=["HOTCODE", *HOT_PAIR])
                   .values_list("code", flat=True)[:200_000])
     return {"X-App-Id": issued.app_id, "X-App-Token": issued.app_token}, unique
 
@@ -155,6 +159,16 @@ def main() -> None:
             "redeemables": [{"object": "voucher", "id": next_code()}], "order": CART,
             "customer": {"source_id": f"bench-customer-{(n * 16 + c) % CUSTOMERS}"}}
 
+    def stacked(c, n):
+        return "POST", "/v1/redemptions", {
+            "redeemables": [{"object": "voucher", "id": next_code()}, {"object": "voucher", "id": next_code()}],
+            "order": CART, "customer": {"source_id": f"bench-customer-{(n * 16 + c) % CUSTOMERS}"}}
+
+    def stacked_hot(c, n):
+        pair = HOT_PAIR if (n + c) % 2 else HOT_PAIR[::-1]
+        return "POST", "/v1/redemptions", {"redeemables": [{"object": "voucher", "id": code} for code in pair],
+                                           "order": CART}
+
     # (name, clients, request maker, requests made up front for wrk, pace in requests/s or 0: back to back)
     scenarios = [
         ("trivial DRF endpoint (GET /v1/health)", 16, lambda c, n: ("GET", "/v1/health", None), 0, 0),
@@ -165,6 +179,8 @@ def main() -> None:
         (f"validation at {args.validation_rate}/s", 16, validation, 0, args.validation_rate),
         (f"redemption at {args.redemption_rate}/s", 16, redemption,
          int(args.seconds * args.redemption_rate * 1.2) + 100, args.redemption_rate),
+        ("redemption, two unique codes stacked", 16, stacked, 30_000, 0),
+        ("redemption, two hot codes stacked in opposite orders", 16, stacked_hot, 0, 0),
     ]
     if args.only:
         wanted = {0, *(int(n) for n in args.only.split(","))}

@@ -12,8 +12,16 @@ from django.utils.html import format_html
 from core.errors import ApiError
 from core.models import AsyncAction
 from giftcards import models as giftcard_models
-from giftcards import services, tasks
-from giftcards.models import BirthdayGift, ExpiryLaw, GiftCard, GiftCardCredit, GiftCardTransaction
+from giftcards import refunds, services, tasks
+from giftcards.models import (
+    BirthdayGift,
+    ExpiryLaw,
+    GiftCard,
+    GiftCardCredit,
+    GiftCardTransaction,
+    OrderRefund,
+    RefundRequest,
+)
 from promo.models import Campaign
 
 ASYNC_ACTION_TYPES = tasks.ASYNC_ACTION_TYPES  # importing tasks registers the bulk-issue handler
@@ -183,8 +191,11 @@ class GiftCardAdmin(ReadOnlyMixin, admin.ModelAdmin):
         actor = services.Actor.of(user=request.user)
         kind, amount, reason = data["kind"], data["amount"], data["reason"]
         if kind == "refund":
-            services.refund_to_card(amount=amount, order=data["order"], code=card.voucher.code, actor=actor,
-                                    reason=reason)
+            made = refunds.refund_to_card(amount=amount, order=data["order"], code=card.voucher.code, actor=actor,
+                                          reason=reason)
+            if isinstance(made, RefundRequest):
+                raise ApiError(f"The refund waits for approval by a Marketer or Admin ({made.public_id}); the card "
+                               "changes when it is approved", key="refund_pending")
         elif kind == "top_up":
             services.adjust_balance(card.voucher.code, abs(amount), actor=actor, reason=reason)
         elif kind == "adjustment":
@@ -202,6 +213,24 @@ class GiftCardTransactionAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_filter = ["kind", "channel"]
     search_fields = ["public_id", "card__voucher__code", "redemption_id", "order_source_id", "source_id"]
     list_select_related = ["card"]
+
+
+@admin.register(RefundRequest)
+class RefundRequestAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Refunds waiting for approval (decided in the customer-service console) and their outcome."""
+
+    list_display = ["public_id", "status", "amount", "order_ref", "card", "customer", "requested_by", "api_key",
+                    "decided_by", "decided_at", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["public_id", "order_ref", "card__voucher__code", "customer__source_id", "customer__public_id"]
+    list_select_related = ["card__voucher", "customer", "requested_by", "api_key", "decided_by"]
+
+
+@admin.register(OrderRefund)
+class OrderRefundAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["order", "refunded_amount", "refunds", "updated_at"]
+    search_fields = ["order__public_id", "order__source_id"]
+    list_select_related = ["order"]
 
 
 @admin.register(ExpiryLaw)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from giftcards import services
+from giftcards import refunds, selectors, services
 from giftcards.models import GiftCard, GiftCardTransaction
 from promo import campaigns as campaign_services
 from promo import codes
@@ -81,5 +81,6 @@ def _use_cards(ctx, cards: list[GiftCard]) -> None:
                                 reason="Top-up bought in the Berlin shop", source_id="demo-topup-1")
     if spent:
         card, order_id = spent[0]
-        services.refund_to_card(amount=1299, order=order_id, code=card.voucher.code, actor=ACTOR,
-                                reason="Returned item refunded to the gift card")
+        refunds.refund_to_card(amount=min(1299, selectors.refundable(selectors.find_order(order_id)).left),
+                               order=order_id, code=card.voucher.code, actor=ACTOR,
+                               reason="Returned item refunded to the gift card")

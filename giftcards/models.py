@@ -10,6 +10,8 @@ A gift card is a promo.Voucher of type GIFT_VOUCHER; its money lives here:
   removed by the expiry job; CHECK 0 <= remaining <= amount.
 - GiftCardTransaction: the ledger, one immutable row per movement. The balance always equals the
   sum of the card's movements (giftcards.selectors.reconciliation checks it).
+- OrderRefund: what has been refunded to gift cards against an order, the counter that caps refunds at
+  what the order was paid; RefundRequest: a refund waiting for a second person's approval.
 
 Every change goes through giftcards.services: one conditional UPDATE per movement and its ledger
 row in the same transaction.
@@ -61,7 +63,8 @@ class GiftCard(models.Model):
         ]
         # Customer Service refunds onto cards without being allowed to change them otherwise.
         permissions = [("refund_giftcard", "Can refund to a gift card"),
-                       ("issue_giftcard", "Can issue gift cards for a partner or event")]
+                       ("issue_giftcard", "Can issue gift cards for a partner or event"),
+                       ("approve_refund", "Can approve a refund to a gift card above the approval threshold")]
 
     def __str__(self) -> str:
         return f"gift card {self.voucher_id}"
@@ -217,3 +220,58 @@ class BirthdayGift(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.year}"
+
+
+class OrderRefund(models.Model):
+    """What has been refunded to gift cards against one order. Raised by one conditional UPDATE within what
+    the order can still refund (giftcards.refunds), so concurrent refunds of an order never pass it."""
+
+    order = models.OneToOneField("customers.Order", primary_key=True, on_delete=models.CASCADE, related_name="+")
+    refunded_amount = models.BigIntegerField(default=0)
+    refunds = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(refunded_amount__gte=0), name="order_refund_amount_gte_0")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.refunded_amount} refunded"
+
+
+class RefundRequest(models.Model):
+    """A refund to a gift card above GIFTCARD_REFUND_APPROVAL_ABOVE, waiting for someone other than its
+    requester with `giftcards.approve_refund`; approving it makes the refund (giftcards.refunds)."""
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING"
+        APPROVED = "APPROVED"
+        REJECTED = "REJECTED"
+
+    public_id = PublicIdField(prefix="gcrr_")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    amount = models.BigIntegerField()
+    order = models.ForeignKey("customers.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    order_ref = models.CharField(max_length=255, help_text="The order as the requester named it.")
+    card = models.ForeignKey(GiftCard, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+                             help_text="An existing card; empty: a new card for the customer.")
+    customer = models.ForeignKey("customers.Customer", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+", help_text="Whose refund it is (the new card's holder).")
+    campaign = models.CharField(max_length=255, blank=True, help_text="The new card's GIFT_VOUCHERS campaign.")
+    reason = models.TextField(blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    api_key = models.ForeignKey("core.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True)
+    transaction = models.OneToOneField(GiftCardTransaction, null=True, blank=True, on_delete=models.PROTECT,
+                                       related_name="+", help_text="The refund made when it was approved.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_request_amount_gt_0")]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.amount} for {self.order_ref} ({self.status})"

@@ -1,4 +1,5 @@
-"""Reads of gift cards: a card's ledger (spec-shaped), CSV exports, liability, reconciliation.
+"""Reads of gift cards: a card's ledger (spec-shaped), CSV exports, liability, reconciliation, and what an
+order can still refund.
 
 Cards, batches and the reports hold only what the current API key or staff user may see: the cards of
 its campaign categories (core.permissions)."""
@@ -9,6 +10,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, TruncMonth
@@ -17,7 +19,8 @@ from django.utils import timezone
 from core.errors import InvalidPayload, NotFound
 from core.models import AsyncAction
 from core.permissions import restrict
-from giftcards.models import GiftCard, GiftCardCredit, GiftCardTransaction
+from customers.models import Customer, Order
+from giftcards.models import GiftCard, GiftCardCredit, GiftCardTransaction, OrderRefund, RefundRequest
 from giftcards.services import BULK_ACTION, card_expiration, card_expiry_expression
 from promo.models import Campaign, Voucher
 
@@ -265,3 +268,67 @@ def customer_gift_summary(customer_pks: list[int]) -> dict[int, dict]:
             .annotate(spent=Sum("redeemed_amount"), left=Sum("balance")).order_by())
     return {row["voucher__holder_id"]: {"gift": {"redeemed_amount": row["spent"] or 0,
                                                  "amount_to_go": row["left"] or 0}} for row in rows}
+
+
+# ================================================================ what an order can still refund (giftcards.refunds)
+
+@dataclass(frozen=True)
+class Refundable:
+    order: Order
+    paid: int  # amount less discounts; gift card credits spent on the order count as paid
+    refunded: int  # refunded to gift cards so far
+    refunds: int  # in how many refunds
+
+    @property
+    def left(self) -> int:
+        return max(0, self.paid - self.refunded)
+
+
+def find_order(ref: str) -> Order | None:
+    return Order.objects.filter(Q(public_id=ref) | Q(source_id=ref)).order_by("pk").first()
+
+
+def gift_credits_spent(order_public_ids: list[str]) -> dict[str, int]:
+    """Gift card credits spent on each order, net of rollbacks (spends are negative ledger rows)."""
+    rows = (GiftCardTransaction.objects.filter(order_id__in=order_public_ids, kind__in=(
+        GiftCardTransaction.Kind.SPEND, GiftCardTransaction.Kind.ROLLBACK)).values("order_id")
+        .annotate(total=Sum("amount")).order_by())
+    return {row["order_id"]: -row["total"] for row in rows}
+
+
+def refundable_many(orders: list[Order]) -> dict[int, Refundable]:
+    """What each order can still refund: two queries, whatever the number of orders."""
+    if not orders:
+        return {}
+    credits = gift_credits_spent([order.public_id for order in orders])
+    refunded = {row[0]: row[1:] for row in OrderRefund.objects.filter(order__in=orders).values_list(
+        "order_id", "refunded_amount", "refunds")}
+    return {order.pk: Refundable(order, max(0, order.total_amount + credits.get(order.public_id, 0)),
+                                 *refunded.get(order.pk, (0, 0))) for order in orders}
+
+
+def refundable(order: Order) -> Refundable:
+    return refundable_many([order])[order.pk]
+
+
+def order_refundable_json(order_public_id: str) -> dict | None:
+    order = Order.objects.filter(public_id=order_public_id).first() if order_public_id else None
+    if order is None:
+        return None
+    found = refundable(order)
+    return {"id": order.public_id, "source_id": order.source_id, "paid_amount": found.paid,
+            "refunded_amount": found.refunded, "refunds": found.refunds, "refundable_amount": found.left}
+
+
+def pending_refunds(customer: Customer):
+    return RefundRequest.objects.filter(customer=customer, status=RefundRequest.Status.PENDING).select_related(
+        "card__voucher", "requested_by", "order").order_by("created_at", "id")
+
+
+def refund_request_json(request: RefundRequest) -> dict:
+    return {"object": "gift_card_refund_request", "id": request.public_id, "status": request.status,
+            "amount": request.amount, "order": {"id": request.order.public_id if request.order_id else None,
+                                                "source_id": request.order_ref},
+            "voucher": {"code": request.card.voucher.code} if request.card_id else None,
+            "customer_id": request.customer.public_id if request.customer_id else None,
+            "reason": request.reason or None, "created_at": _iso(request.created_at)}

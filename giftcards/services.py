@@ -1,5 +1,5 @@
-"""Writes of gift cards: issue, spend, roll back, top up, debit, refund to a card, temporary credit and
-its expiry, bulk issue, birthday cards, and the expiry law applied at issue.
+"""Writes of gift cards: issue, spend, roll back, top up, debit, temporary credit and its expiry, bulk
+issue, birthday cards, and the expiry law applied at issue. Refunds to a card: giftcards.refunds.
 
 The balance changes in exactly one place, `_update_card`: one conditional UPDATE (`balance = balance - x
 WHERE balance >= x`) whose row count says whether it happened; the caller writes the ledger row in the
@@ -583,11 +583,7 @@ def expire_credits(now: datetime | None = None) -> dict:
 
 # ================================================================ refunds to a card
 
-def _find_order(ref: str) -> Order | None:
-    return Order.objects.filter(Q(public_id=ref) | Q(source_id=ref)).order_by("pk").first()
-
-
-def _find_customer(ref) -> Customer:
+def find_customer(ref) -> Customer:
     if not isinstance(ref, str) or not ref:
         raise InvalidPayload("customer must be a customer id or source_id")
     customer = Customer.objects.filter(Q(public_id=ref) | Q(source_id=ref), deleted_at__isnull=True).first()
@@ -596,27 +592,9 @@ def _find_customer(ref) -> Customer:
     return customer
 
 
-def refund_to_card(*, amount, order, actor: Actor, code: str | None = None, customer: str | None = None,
-                   campaign: str | None = None, reason=None) -> GiftCardTransaction:
-    """Customer service refunds `amount` (e.g. an order refund) onto an existing card (`code`) or a new
-    card for the customer (in `campaign`, a GIFT_VOUCHERS campaign, or standalone). The ledger row
-    names the order."""
-    amount = clean_amount(amount)
-    order_ref = clean_text(order, "order", 255)
-    if not order_ref:
-        raise InvalidPayload("order is required: the order id or source_id the refund is for")
-    reason = clean_text(reason, "reason") or f"Refund of order {order_ref}"
-    if bool(code) == bool(customer):
-        raise InvalidPayload("Give either voucher (an existing card's code) or customer (for a new card)")
-    found = _find_order(order_ref)
-    order_fields = {"order_id": found.public_id if found else "",
-                    "order_source_id": (found.source_id or "") if found else order_ref}
-    with transaction.atomic():
-        if code:
-            card = card_get(code)
-        else:
-            card = new_card_for(_find_customer(customer), campaign=campaign, origin="refund", actor=actor, amount=0)
-        return _move(card, Kind.REFUND, amount, actor, reason=reason, **order_fields)
+def credit_refund(card: GiftCard, amount: int, actor: Actor, **fields) -> GiftCardTransaction:
+    """The ledger side of a refund (giftcards.refunds decides whether and how much), in its transaction."""
+    return _move(card, Kind.REFUND, amount, actor, **fields)
 
 
 def new_card_for(customer: Customer, *, campaign: str | None, origin: str, actor: Actor,
@@ -626,7 +604,7 @@ def new_card_for(customer: Customer, *, campaign: str | None, origin: str, actor
     from promo import campaigns as promo_campaigns
 
     data: dict = {"type": Voucher.Type.GIFT_VOUCHER, "holder_id": customer.public_id}
-    target = _gift_campaign(campaign) if campaign else None
+    target = gift_campaign(campaign) if campaign else None
     if amount is not None or target is None:
         effect = (target.voucher_template.get("gift") or {}).get("effect") if target is not None else None
         data["gift"] = {"amount": amount or 0, "effect": effect}
@@ -642,7 +620,7 @@ def new_card_for(customer: Customer, *, campaign: str | None, origin: str, actor
 DEFAULT_CODE_CONFIG = {"length": 12, "charset": codes.UNAMBIGUOUS, "prefix": "GC-"}
 
 
-def _gift_campaign(ref: str) -> Campaign:
+def gift_campaign(ref: str) -> Campaign:
     from promo.campaign_selectors import campaign_get
 
     found = campaign_get(ref)
@@ -687,7 +665,7 @@ def bulk_issue_start(*, campaign: str, count, amount=None, sold_price=None, part
                      actor: Actor = SYSTEM) -> AsyncAction:
     """N cards of a value in a GIFT_VOUCHERS campaign for a partner or event, generated in the background
     (an async action with progress); the cards are exported as CSV once done."""
-    target = _gift_campaign(campaign)
+    target = gift_campaign(campaign)
     count = clean_amount(count, "count")
     if count > codes.MAX_CODES_PER_REQUEST:
         raise InvalidPayload(f"count must be at most {codes.MAX_CODES_PER_REQUEST}")

@@ -119,6 +119,14 @@ class VoucherHandlerBase:
         voucher.refresh_from_db(fields=["redeemed_quantity", "locked_quantity"])
         return voucher.redeemed_quantity + voucher.locked_quantity < voucher.redemption_quantity
 
+    def rows(self, voucher: Voucher) -> list:
+        """What redeem() changes, for the engine to lock in the global order (promo.services._lock): the
+        voucher (its use). A gift card's balance moves only under its voucher's lock: the voucher covers it."""
+        return [(Voucher, "pk", voucher.pk)]
+
+    def rollback_rows(self, redemption, taken: dict) -> list:
+        return [(Voucher, "pk", redemption.voucher_id)] if redemption.voucher_id else []
+
     def take_use(self, voucher: Voucher, ctx) -> dict:
         """One use of the voucher, in the redemption transaction: consume this session's lock if it
         holds one, else one conditional UPDATE within the limit."""

@@ -11,8 +11,17 @@ def round_half_up(value: Decimal) -> int:
 
 
 def percent_of(amount: int, percent: Decimal | int | str) -> int:
-    """`percent`% of `amount`, rounded half-up to a whole minor unit."""
-    return round_half_up(Decimal(amount) * Decimal(str(percent)) / 100)
+    """`percent`% of `amount`, rounded half-up to a whole minor unit. In integers, exactly: Decimal's
+    context keeps 28 digits, and a long percentage of a large amount rounded there first can land on a
+    half unit it was just below."""
+    numerator, denominator = Decimal(str(percent)).as_integer_ratio()
+    return _divide_half_up(amount * numerator, denominator * 100)
+
+
+def _divide_half_up(numerator: int, denominator: int) -> int:
+    """numerator / denominator (> 0) rounded half away from zero, as ROUND_HALF_UP does."""
+    magnitude = (2 * abs(numerator) + denominator) // (2 * denominator)
+    return magnitude if numerator >= 0 else -magnitude
 
 
 def split_largest_remainder(total: int, weights: list[int]) -> list[int]:

@@ -172,6 +172,13 @@ class PromotionTierHandler:
             grants = bundles.scale_grants(grants, bundle.quantity)
         return calculated, targets, grants
 
+    def rows(self, tier: PromotionTier) -> list:
+        """What redeem() changes, for the engine to lock in the global order: the tier's counters."""
+        return [(PromotionTier, "pk", tier.pk)]
+
+    def rollback_rows(self, redemption, taken: dict) -> list:
+        return [(PromotionTier, "public_id", redemption.related_object_id)] if taken.get("tier_use") else []
+
     def redeem(self, tier: PromotionTier, ctx, ref, applied: Applied) -> dict:
         taken = take_use(tier, applied.amount, ctx.state.total_amount)
         taken.update(evaluation.take_limits(applied.limits, ctx))

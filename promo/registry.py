@@ -70,6 +70,9 @@ class RedeemableHandler(Protocol):
 
     # Optional: level(obj) -> 0 item-level discount, 1 order-level discount, 2 not a discount (gift card
     # credits, points). Without it the engine reads obj.discount (see promo.discounts.discount_level).
+    # Optional: rows(obj) and rollback_rows(redemption, taken) -> the rows (core.locks.Row) redeem() and
+    # rollback() change. The engine locks them, with the rules' counters, in the global order before any
+    # handler runs, so stacked redemptions never deadlock (promo.services, "lock order").
 
 
 @dataclass

@@ -8,6 +8,7 @@ import secrets
 
 from django.db import transaction
 
+from core import locks as row_locks
 from core import metrics
 from core.context import current_client_ip, current_request_id
 from core.errors import ApiError, InvalidPayload, NotFound
@@ -23,6 +24,8 @@ from promo.engine import APPLICABLE, INAPPLICABLE, Evaluation, evaluate
 from promo.models import FailedAttempt, Redemption, RedemptionRollback, Voucher
 from promo.registry import RedeemableError, handler_for
 from promo.stacking import StackingRules, project_stacking_rules
+from rules import counters
+from rules import evaluation as rule_evaluation
 
 logger = logging.getLogger(__name__)
 
@@ -269,6 +272,7 @@ def _persist(evaluation: Evaluation, payload: dict) -> dict:
             "redemption_id": parent.public_id, "amount": total,
             "redeemables": [c.ref.id for c in evaluation.applicable]})])
     ctx.scratch.update(parent_redemption=parent, order=order)  # handlers' ledgers name what they belong to
+    _lock_for_redemption(evaluation)
     taken_by = []
     for candidate, _fields in rows:
         ctx.scratch["redeeming"] = candidate
@@ -375,6 +379,7 @@ def _rollback_parent(parent: Redemption, reason: str, tracking_id: str, metadata
     parent_rollback = RedemptionRollback.objects.create(redemption=parent, amount=parent.amount, **common)
     child_rollbacks = []
     children = list(parent.children.filter(result=Redemption.Result.SUCCESS).select_related("voucher").order_by("pk"))
+    _lock_for_rollback(children)
     for child in children:
         handler = handler_for(child.effect.get("kind", ""))
         if handler is not None:
@@ -386,6 +391,44 @@ def _rollback_parent(parent: Redemption, reason: str, tracking_id: str, metadata
         customer_services.customer_activity_create(parent.customer, "customer.redemption.rollback.succeeded", {
             "redemption_id": parent.public_id, "rollback_id": parent_rollback.public_id, "reason": reason})
     return presenters.rollback_response(parent, parent_rollback, children, child_rollbacks)
+
+
+# ---------------------------------------------------------------- lock order
+
+# The engine, not the handlers, decides the order in which a redemption (or its rollback) takes rows: the
+# handlers name what they will change (optional hooks `rows(obj)` and `rollback_rows(redemption, taken)`,
+# each a list of core.locks.Row; counters come from the rules' limits) and the engine locks it all at once
+# in the global order (core.locks, then rules.counters) before any handler changes anything. Their
+# conditional UPDATEs then find their rows held, whatever the stacking order: no deadlock.
+
+def _lock_for_redemption(evaluation: Evaluation) -> None:
+    ctx = evaluation.ctx
+    _lock([(candidate.handler.rows(candidate.obj) if hasattr(candidate.handler, "rows") else [],
+            rule_evaluation.limit_counters(candidate.applied.limits, ctx)) for candidate in evaluation.applicable])
+
+
+def _lock_for_rollback(children: list[Redemption]) -> None:
+    parts = []
+    for child in children:
+        handler, taken = handler_for(child.effect.get("kind", "")), child.effect.get("taken", {})
+        rows = handler.rollback_rows(child, taken) if hasattr(handler, "rollback_rows") else []
+        parts.append((rows, dict.fromkeys(rule_evaluation.taken_counters(taken))))
+    _lock(parts)
+
+
+def _lock(parts: list[tuple[list, dict]]) -> None:
+    """`parts`: for each redeemable, (the rows it changes, the counters it takes: key -> limit). Rows in
+    table and primary-key order, then counters in key order. The greatest of all is left to the handler
+    that changes it: taking it last keeps the order. One redeemable with one row and at most one counter
+    takes them in that order itself: no query."""
+    if not row_locks.ordering_needed():
+        return
+    rows = [row for part_rows, _limits in parts for row in part_rows]
+    limits = {key: limit for _rows, part_limits in parts for key, limit in part_limits.items()}
+    if len(parts) == 1 and len(rows) <= 1 and len(limits) <= 1:
+        return
+    row_locks.lock_rows(rows, leave_last=not limits)
+    counters.lock(limits, leave_last=True)
 
 
 # ---------------------------------------------------------------- budgets

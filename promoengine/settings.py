@@ -178,6 +178,13 @@ APPROVAL_WITHOUT_BUDGET = env_bool("APPROVAL_WITHOUT_BUDGET", False)
 # Customer service: the largest "sorry" coupon an agent may issue.
 CS_SORRY_COUPON_MAX_AMOUNT = env_int("CS_SORRY_COUPON_MAX_AMOUNT", 2000)  # minor units
 CS_SORRY_COUPON_MAX_PERCENT = env_int("CS_SORRY_COUPON_MAX_PERCENT", 20)
+# Refunds to gift cards (giftcards.refunds). Always at most what the order can still refund; besides:
+# the largest refund a staff member (not a superuser) may make at once,
+CS_REFUND_MAX_AMOUNT = env_int("CS_REFUND_MAX_AMOUNT", 50000)  # minor units
+# above this a refund (staff or API key; not a superuser) waits for a second person's approval (0 = never),
+GIFTCARD_REFUND_APPROVAL_ABOVE = env_int("GIFTCARD_REFUND_APPROVAL_ABOVE", 0)
+# and the most a refund for an order the engine does not know may be, with a reason (0 = refused).
+GIFTCARD_REFUND_WITHOUT_ORDER_MAX = env_int("GIFTCARD_REFUND_WITHOUT_ORDER_MAX", 0)
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

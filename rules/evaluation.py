@@ -308,6 +308,21 @@ def take_limits(uses: list[LimitUse], ctx) -> dict:
     return {"limits": taken} if taken else {}
 
 
+def limit_counters(uses: list[LimitUse], ctx) -> dict[str, int | None]:
+    """The counters take_limits will take (key -> limit), for the redemption to lock them first."""
+    found = {}
+    for use in uses:
+        key = CONDITIONS[use.condition].counter_key(ctx, use.scope)
+        if key is not None:
+            found[key] = use.limit
+    return found
+
+
+def taken_counters(taken: dict) -> list[str]:
+    """The counters give_back_limits will give back to."""
+    return [key for key, _amount in taken.get("limits", [])]
+
+
 def give_back_limits(taken: dict) -> None:
     for key, amount in taken.get("limits", []):
         counters.give_back(key, amount)

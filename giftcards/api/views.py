@@ -20,7 +20,8 @@ from core.auth import IsApiClientOrStaff
 from core.errors import InvalidPayload
 from core.fields import new_public_id
 from core.idempotency import run_idempotent
-from giftcards import selectors, services
+from giftcards import refunds, selectors, services
+from giftcards.models import RefundRequest
 
 TAGS = ["gift cards"]
 EXPORT_SALT = "giftcards.transactions.export"
@@ -192,36 +193,44 @@ class TransactionsCsvView(APIView):
         return _csv_response(selectors.export_csv(card, fields, order), f"{card.voucher.code}-transactions.csv")
 
 
-class RefundRequest(serializers.Serializer):
-    amount = serializers.IntegerField(help_text="Minor units.")
+class RefundBody(serializers.Serializer):
+    amount = serializers.IntegerField(help_text="Minor units; at most what the order can still refund.")
     order = serializers.CharField(help_text="The refunded order's id or source_id.")
     voucher = serializers.CharField(required=False, help_text="An existing card's code ...")
     customer = serializers.CharField(required=False, help_text="... or a customer (id or source_id): a new card.")
     campaign = serializers.CharField(required=False, help_text="GIFT_VOUCHERS campaign of the new card.")
-    reason = serializers.CharField(required=False)
+    reason = serializers.CharField(required=False, help_text="Required for an order the engine does not know.")
 
 
 class RefundView(APIView):
     scoped = ("giftcards.GiftCard", "giftcards.GiftCardTransaction", "promo.Campaign")
 
     @extend_schema(tags=TAGS, operation_id="refund-to-gift-card", summary="Refund an amount to a gift card",
-                   request=RefundRequest, parameters=[IDEMPOTENCY],
+                   request=RefundBody, parameters=[IDEMPOTENCY],
                    description="Onto an existing card (`voucher`) or a new card for `customer`; the ledger row "
-                               "records the order. Answers the transaction and the card's balance.",
-                   responses={201: OpenApiTypes.OBJECT, 400: ERROR, 404: ERROR})
+                               "records the order. At most what the order can still refund (its paid amount "
+                               "less earlier refunds: `refund_exceeds_order`); an unknown order is refused "
+                               "(`order_not_found`) unless GIFTCARD_REFUND_WITHOUT_ORDER_MAX allows it. 201: the "
+                               "transaction, the card's balance and what the order can still refund. 202: above "
+                               "GIFTCARD_REFUND_APPROVAL_ABOVE the refund waits for approval in the back office "
+                               "(a `gift_card_refund_request`).",
+                   responses={201: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT, 400: ERROR, 404: ERROR})
     def post(self, request):
         data = _body(request)
         actor = _actor(request)
 
         def produce():
-            row = services.refund_to_card(amount=data.get("amount"), order=data.get("order"), actor=actor,
+            made = refunds.refund_to_card(amount=data.get("amount"), order=data.get("order"), actor=actor,
                                           code=data.get("voucher"), customer=data.get("customer"),
                                           campaign=data.get("campaign"), reason=data.get("reason"))
-            card = row.card
+            if isinstance(made, RefundRequest):
+                return 202, selectors.refund_request_json(made)
+            card = made.card
             return 201, {"object": "gift_card_refund", "voucher": {"id": card.voucher.public_id,
                                                                   "code": card.voucher.code,
                                                                   "gift": services.gift_json(card)},
-                         "transaction": selectors.transaction_json(row, card)}
+                         "transaction": selectors.transaction_json(made, card),
+                         "order": selectors.order_refundable_json(made.order_id)}
 
         return _idempotent(request, "POST /v1/gift-cards/refunds", produce)
 

@@ -243,6 +243,7 @@ def test_analyst_cannot_refund(make_user, customer):
 
 
 def _refunds_to_a_new_card(user, customer):
+    OrderFactory(source_id="ORD-9", customer=customer, amount=3499)
     client = browser(user)
     response = client.post(f"/backoffice/customers/{customer.public_id}/refund",
                            {"card": "new", "amount": "12.50", "order": "ORD-9", "reason": "returned shoes"})

@@ -53,6 +53,9 @@ def test_gift_cards_of_other_categories_cannot_be_moved_or_read(world):
 
 
 def test_refunds_onto_a_new_card_need_a_visible_campaign(world):
+    from tests.customers.factories import OrderFactory
+
+    OrderFactory(source_id="o-1", amount=5000)  # a refund is for an order the engine knows
     alpha = world.keys["alpha"]
     body = {"amount": 500, "order": "o-1", "customer": world.customer_id}
     assert_error(alpha.post("/v1/gift-cards/refunds", {**body, "campaign": world.bravo.gifts.public_id}),

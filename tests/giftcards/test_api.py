@@ -215,16 +215,20 @@ def test_transactions_export_gives_a_signed_csv_url(api, anon_api):
 
 
 def test_refund_onto_an_existing_card_and_onto_a_new_one(api):
-    from tests.customers.factories import CustomerFactory
+    from tests.customers.factories import CustomerFactory, OrderFactory
 
     gift_card("GC-8", 0)
+    first = OrderFactory(source_id="ORD-1001", amount=2500, discount_amount=500)
+    customer = CustomerFactory(source_id="ann", address_country="DE")
+    OrderFactory(source_id="ORD-1002", amount=5000, customer=customer)
     response = api.post("/v1/gift-cards/refunds", {"amount": 1999, "order": "ORD-1001", "voucher": "GC-8"})
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["voucher"]["gift"]["balance"] == 1999
     assert body["transaction"]["kind"] == "refund"
-    assert body["transaction"]["details"]["order"] == {"id": None, "source_id": "ORD-1001"}
-    customer = CustomerFactory(source_id="ann", address_country="DE")
+    assert body["transaction"]["details"]["order"] == {"id": first.public_id, "source_id": "ORD-1001"}
+    assert body["order"] == {"id": first.public_id, "source_id": "ORD-1001", "paid_amount": 2000,
+                             "refunded_amount": 1999, "refunds": 1, "refundable_amount": 1}
     new = api.post("/v1/gift-cards/refunds", {"amount": 4200, "order": "ORD-1002", "customer": "ann",
                                               "reason": "Late delivery"})
     assert new.status_code == 201, new.json()

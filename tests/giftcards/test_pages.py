@@ -56,7 +56,10 @@ def test_liability_page_has_the_chart(staff):
 
 
 def test_admin_move_form_refunds_with_the_order(staff):
+    from tests.customers.factories import OrderFactory
+
     card = gift_card("GC-ADM", 1000)
+    OrderFactory(source_id="ORD-9", amount=3000)
     assert staff.get(f"/admin/giftcards/giftcard/{card.pk}/change/").status_code == 200
     url = f"/admin/giftcards/giftcard/{card.pk}/move/"
     assert staff.get(url).status_code == 200

@@ -12,19 +12,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.errors import ApiError
-from giftcards import services
+from giftcards import refunds, services
 from giftcards.models import GiftCard, GiftCardCredit, GiftCardTransaction
 from promo import services as promo_services
+from tests.customers.factories import OrderFactory
 from tests.giftcards.factories import gift_card
 
-ORDER = {"amount": 1_000_000}
-amounts = st.integers(1, 400)
-moves = st.lists(st.one_of(
-    st.tuples(st.just("spend"), amounts), st.tuples(st.just("spend_all"), st.just(0)),
-    st.tuples(st.just("rollback"), st.just(0)), st.tuples(st.just("top_up"), amounts),
-    st.tuples(st.just("debit"), amounts), st.tuples(st.just("refund"), amounts),
-    st.tuples(st.just("temporary"), amounts), st.tuples(st.just("expire"), st.just(0)),
-), min_size=1, max_size=30)
+ORDER = {"amount": services.MAX_AMOUNT}  # what one spend can take at most (the order's total)
+
+
+def movements(amounts):
+    return st.lists(st.one_of(
+        st.tuples(st.just("spend"), amounts), st.tuples(st.just("spend_all"), st.just(0)),
+        st.tuples(st.just("rollback"), st.just(0)), st.tuples(st.just("top_up"), amounts),
+        st.tuples(st.just("debit"), amounts), st.tuples(st.just("refund"), amounts),
+        st.tuples(st.just("temporary"), amounts), st.tuples(st.just("expire"), st.just(0)),
+    ), min_size=1, max_size=30)
+
+
 _codes = itertools.count()
 ACTOR = services.Actor(label="property test", channel="API")
 
@@ -41,10 +46,23 @@ def _check(card: GiftCard, expected: int) -> None:
 
 @pytest.mark.django_db
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(moves=moves, start=st.integers(0, 500))
+@given(moves=movements(st.integers(1, 400)), start=st.integers(0, 500))
 def test_balance_is_the_ledger_sum_and_never_negative(moves, start):
+    _play(moves, start)
+
+
+@pytest.mark.django_db
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(moves=movements(st.integers(1, services.MAX_AMOUNT)), start=st.integers(0, services.MAX_AMOUNT))
+def test_large_balances_up_to_the_documented_maximum(moves, start):
+    """Amounts up to 10^12 a movement (the documented maximum), balances beyond it."""
+    _play(moves, start)
+
+
+def _play(moves, start):
     code = f"PROP-{next(_codes)}"
     card = gift_card(code, start)
+    order = OrderFactory(amount=services.MAX_AMOUNT * len(moves))  # refunds are capped by what it was paid
     # The model: balance, temporary buckets [remaining, expired?], spends (parent id, amount, {bucket: part}).
     balance, buckets, spends = start, [], []
     later = timezone.now() + timedelta(hours=1)
@@ -60,8 +78,8 @@ def test_balance_is_the_ledger_sum_and_never_negative(moves, start):
                 assert refused.key == "gift_amount_exceeded"
                 assert (move == "spend" and amount > balance) or (move == "spend_all" and balance == 0)
             else:
-                taken = amount if move == "spend" else balance
                 assert move == "spend_all" or amount <= balance
+                taken = min(amount if move == "spend" else balance, ORDER["amount"])
                 balance -= taken
                 left, parts = taken, {}
                 for bucket in live:  # temporary credit first, earliest first
@@ -95,7 +113,7 @@ def test_balance_is_the_ledger_sum_and_never_negative(moves, start):
                     bucket[0] -= use
                     excess -= use
         elif move == "refund":
-            services.refund_to_card(amount=amount, order="ORD-P", code=code, actor=ACTOR)
+            refunds.refund_to_card(amount=amount, order=order.source_id, code=code, actor=ACTOR)
             balance += amount
         elif move == "temporary":
             services.add_temporary_credit(code, amount, later, actor=ACTOR, reason="promo")
