@@ -214,7 +214,7 @@ def demo_data_delete() -> dict:
             ProductCollection.objects.filter(name__startswith=COLLECTION_PREFIX).delete()
             Product.objects.filter(source_id__startswith=DEMO_PREFIX).delete()
     except ProtectedError as exc:
-        kinds = sorted({obj._meta.verbose_name_plural for obj in exc.protected_objects})
+        kinds = sorted({str(obj._meta.verbose_name_plural) for obj in exc.protected_objects})
         raise DemoDataError(f"Other records still refer to the demo data ({', '.join(kinds)}); "
                             "delete them first.") from exc
     return before
