@@ -169,7 +169,8 @@ _plans: dict[tuple, _Plan] = {}
 # Types whose values PostgreSQL's jsonb_populate_record reads back exactly from their JSON form.
 _JSON_AS_IS = {"AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField",
                "SmallIntegerField", "PositiveIntegerField", "PositiveBigIntegerField", "PositiveSmallIntegerField",
-               "CharField", "TextField", "SlugField", "EmailField", "URLField", "BooleanField", "JSONField"}
+               "CharField", "TextField", "SlugField", "EmailField", "URLField", "BooleanField", "JSONField",
+               "GenericIPAddressField"}  # inet reads its text form
 _JSON_ISO = {"DateTimeField", "DateField"}
 
 
