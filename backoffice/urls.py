@@ -9,6 +9,7 @@ app_name = "backoffice"
 urlpatterns = [
     path("customers/", views.console, name="console"),
     path("customers/<str:ref>/", views.customer, name="customer"),
+    path("customers/<str:ref>/export", views.customer_export, name="customer_export"),
     path("customers/<str:ref>/sorry-coupon", views.sorry_coupon, name="sorry_coupon"),
     path("customers/<str:ref>/codes/toggle", views.toggle_code, name="toggle_code"),
     path("customers/<str:ref>/refund", views.refund, name="refund"),

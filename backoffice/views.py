@@ -21,7 +21,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from backoffice import forms, selectors, wizard, wizard_giftcards, wizard_promotion
 from core.errors import ApiError
 from core.models import AsyncAction
-from core.permissions import has_perm, restrict
+from core.permissions import has_perm, limited_to_categories, restrict
+from customers import export as customer_exports
 from promo import campaign_selectors, sorry
 from promo import services as promo_services
 from promo.api.payload import parse_stacked_request
@@ -119,7 +120,7 @@ def _customer_page(request, found, *, refund_form=None, refund_warning: str = ""
     context = {
         "title": found.name or found.email or found.public_id, "customer": found, "overview": overview,
         "validation_form": validation_form, "validation": validation,
-        "may_sorry": may_sorry, "may_refund": may_refund,
+        "may_sorry": may_sorry, "may_refund": may_refund, "may_export": _may_export(request.user),
         "may_toggle": has_perm(request.user, "promo.disable_voucher") or has_perm(request.user,
                                                                                   "promo.change_voucher"),
         "sorry_caps": sorry.caps(),
@@ -129,6 +130,23 @@ def _customer_page(request, found, *, refund_form=None, refund_warning: str = ""
         "may_approve_refunds": has_perm(request.user, REFUND_APPROVE_PERMISSION),
     }
     return _page(request, "backoffice/customer.html", context, status=status)
+
+
+def _may_export(user) -> bool:
+    # The export holds codes and ledgers of every category (like the API's all_categories views).
+    return has_perm(user, CONSOLE_PERMISSION) and not limited_to_categories(user)
+
+
+@requires(CONSOLE_PERMISSION)
+@require_GET
+def customer_export(request, ref: str):
+    found = _customer_or_404(request, ref)
+    if not _may_export(request.user):
+        raise PermissionDenied
+    document = customer_exports.customer_export_delivered(found)
+    response = JsonResponse(document, json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="{found.public_id}-export.json"'
+    return response
 
 
 def _back(ref: str, anchor: str = ""):

@@ -169,6 +169,7 @@ class AuditEntry(models.Model):
         REJECT = "reject"
         SUBMIT = "submit"  # sent for approval
         GRANT = "grant"  # permissions given or taken
+        EXPORT = "export"  # a customer's data export requested or delivered
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     action = models.CharField(max_length=20, choices=Action.choices, db_index=True)

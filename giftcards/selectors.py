@@ -270,6 +270,16 @@ def customer_gift_summary(customer_pks: list[int]) -> dict[int, dict]:
                                                  "amount_to_go": row["left"] or 0}} for row in rows}
 
 
+def cards_held_by(customer: Customer):
+    """For the customer's data export (customers.export): every card they hold, of every category."""
+    return GiftCard.objects.filter(voucher__holder=customer).order_by("pk")
+
+
+def card_transactions_held_by(customer: Customer):
+    """For the customer's data export: the ledgers of the cards they hold (one list, card by card)."""
+    return GiftCardTransaction.objects.filter(card__voucher__holder=customer).order_by("card_id", "pk")
+
+
 # ================================================================ what an order can still refund (giftcards.refunds)
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from core.api.pagination import DEFAULT_LIMIT, LIST_PARAMETERS, MAX_LIMIT, int_param, paginate
 from core.api.parsers import UPLOAD_PARSERS
 from core.errors import InvalidPayload, NotFound
-from customers import selectors, services
+from customers import export, selectors, services
 from customers.api import serializers as s
 
 # What these views serve belongs to no campaign category (core.api.scope).
@@ -168,6 +168,17 @@ class CustomerActivityView(APIView):
             "object": "list", "data_ref": "data", "data": s.ActivityOutputSerializer(rows, many=True).data,
             "has_more": has_more, "more_starting_after": rows[-1].public_id if has_more else None,
         })
+
+
+class CustomerExportView(APIView):
+    all_categories = ("A customer's data export holds their codes, redemptions and gift card ledgers of every "
+                      "campaign category at once.")
+
+    @extend_schema(tags=["customers"], operation_id="export_customer",
+                   summary="Everything held about a customer, as one JSON document (project extension)",
+                   responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, customer_id: str):
+        return Response(export.customer_export_delivered(selectors.customer_get(customer_id)))
 
 
 class CustomerImportCsvView(APIView):
