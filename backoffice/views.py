@@ -12,10 +12,11 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from backoffice import forms, selectors, wizard, wizard_giftcards, wizard_promotion
@@ -143,9 +144,15 @@ def customer_export(request, ref: str):
     found = _customer_or_404(request, ref)
     if not _may_export(request.user):
         raise PermissionDenied
-    document = customer_exports.customer_export_delivered(found)
-    response = JsonResponse(document, json_dumps_params={"indent": 2})
-    response["Content-Disposition"] = f'attachment; filename="{found.public_id}-export.json"'
+    if request.GET.get("format") == "zip":
+        document = customer_exports.customer_export_delivered(found, format="zip")
+        response = HttpResponse(customer_exports.export_archive(document), content_type="application/zip")
+        filename = f"{found.public_id}-export.zip"
+    else:
+        response = JsonResponse(customer_exports.customer_export_delivered(found), json_dumps_params={"indent": 2})
+        filename = f"{found.public_id}-export.json"
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
+    response["Cache-Control"] = "no-store"
     return response
 
 

@@ -13,6 +13,10 @@ Values are the rows' stored values: money and points stay integers in minor unit
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import zipfile
 from collections.abc import Callable, Iterable
 
 from django.apps import apps
@@ -88,6 +92,29 @@ def customer_export(customer: Customer) -> dict:
         "customer": row_data(customer),
         "sections": dict(sorted(sections.items())),
     }
+
+
+def _csv(rows: list[dict]) -> str:
+    columns = list(dict.fromkeys(name for row in rows for name in row))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns)
+    writer.writeheader()
+    for row in rows:
+        # nested values (metadata, JSON fields) stay JSON inside their cell
+        writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()})
+    return out.getvalue()
+
+
+def export_archive(document: dict) -> bytes:
+    """The readable archive: export.json, customer.csv and one CSV per section that has rows."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("export.json", json.dumps(document, indent=2, ensure_ascii=False))
+        archive.writestr("customer.csv", _csv([document["customer"]]))
+        for name, rows in document["sections"].items():
+            if rows:
+                archive.writestr(f"{name}.csv", _csv(rows))
+    return buffer.getvalue()
 
 
 def customer_export_delivered(customer: Customer, *, format: str = "json") -> dict:

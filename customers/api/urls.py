@@ -11,6 +11,7 @@ urlpatterns = [
     path("customers/<str:customer_id>", views.CustomerDetailView.as_view()),
     path("customers/<str:customer_id>/permanent-deletion", views.CustomerPermanentDeletionView.as_view()),
     path("customers/<str:customer_id>/export", views.CustomerExportView.as_view()),
+    path("customers/<str:customer_id>/export.zip", views.CustomerExportArchiveView.as_view()),
     path("customers/<str:customer_id>/activity", views.CustomerActivityView.as_view()),
     path("customers/<str:customer_id>/consents", views.CustomerConsentsView.as_view()),
     path("customers/<str:customer_id>/consents/history", views.CustomerConsentHistoryView.as_view()),

@@ -1,5 +1,7 @@
 """Views of /v1/customers, /v1/orders and /v1/events: parse, call a service or selector, render."""
 
+from django.http import HttpResponse
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
@@ -179,6 +181,22 @@ class CustomerExportView(APIView):
                    responses={200: OpenApiTypes.OBJECT})
     def get(self, request, customer_id: str):
         return Response(export.customer_export_delivered(selectors.customer_get(customer_id)))
+
+
+class CustomerExportArchiveView(APIView):
+    all_categories = CustomerExportView.all_categories
+
+    @extend_schema(tags=["customers"], operation_id="export_customer_archive",
+                   summary="The customer's data export as a ZIP: export.json and one CSV per section",
+                   responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    def get(self, request, customer_id: str):
+        customer = selectors.customer_get(customer_id)
+        archive = export.export_archive(export.customer_export_delivered(customer, format="zip"))
+        response = HttpResponse(archive, content_type="application/zip")
+        response["Content-Disposition"] = content_disposition_header(
+            as_attachment=True, filename=f"{customer.public_id}-export.zip")
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class CustomerImportCsvView(APIView):

@@ -1,9 +1,12 @@
 """A customer's data export (issue 21): complete by introspection, served by the API to keys of every category,
 recorded in the audit log, linked from the customer-service console."""
 
+import csv
 import datetime as dt
+import io
 import itertools
 import json
+import zipfile
 
 import pytest
 from django.apps import apps
@@ -154,3 +157,32 @@ def test_console_links_the_export_for_staff_who_may_view_customers(admin_client)
     assert download.status_code == 200 and "attachment" in download["Content-Disposition"]
     assert json.loads(download.content)["customer"]["public_id"] == customer.public_id
     assert AuditEntry.objects.filter(action=AuditEntry.Action.EXPORT, extra__stage="delivered").count() == 1
+    archive = admin_client.get(link, {"format": "zip"})
+    assert archive.status_code == 200 and archive["Content-Type"] == "application/zip"
+    assert "export.json" in zipfile.ZipFile(io.BytesIO(archive.content)).namelist()
+
+
+def test_console_refuses_the_export_without_the_permission_to_view_customers(client, django_user_model):
+    customer = CustomerFactory()
+    user = django_user_model.objects.create_user("clerk", password="x", is_staff=True)
+    client.force_login(user)
+
+    assert client.get(reverse("backoffice:customer_export", kwargs={"ref": customer.public_id})).status_code == 403
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.EXPORT).exists()
+
+
+def test_api_archive_is_a_zip_with_the_json_and_one_csv_per_section(api):
+    customer = CustomerFactory(name="Ann")
+    OrderItemFactory(order=OrderFactory(customer=customer, amount=2_500, metadata={"channel": "web"}))
+
+    response = api.get(f"/v1/customers/{customer.public_id}/export.zip")
+
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        names = set(archive.namelist())
+        assert {"export.json", "customer.csv", "customers.order.csv", "customers.orderitem.csv"} <= names
+        assert json.loads(archive.read("export.json"))["customer"]["name"] == "Ann"
+        orders = list(csv.DictReader(io.StringIO(archive.read("customers.order.csv").decode())))
+    assert orders[0]["amount"] == "2500" and json.loads(orders[0]["metadata"]) == {"channel": "web"}
+    delivered = AuditEntry.objects.get(action=AuditEntry.Action.EXPORT, extra__stage="delivered")
+    assert delivered.extra["format"] == "zip"
