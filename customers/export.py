@@ -65,8 +65,15 @@ def section_name(model: type[Model]) -> str:
     return model._meta.label_lower
 
 
-def row_data(row: Model) -> dict:
-    return {field.attname: audit.jsonable(getattr(row, field.attname)) for field in row._meta.concrete_fields}
+def row_data(row: Model, customer: Customer | None = None) -> dict:
+    """The row's stored values; with `customer`, references to any other customer are left out (an order
+    this customer referred names the buyer: that is the buyer's data, not theirs)."""
+    data = {field.attname: audit.jsonable(getattr(row, field.attname)) for field in row._meta.concrete_fields}
+    if customer is not None:
+        for field in row._meta.concrete_fields:
+            if field.is_relation and field.related_model is Customer and data[field.attname] not in (None, customer.pk):
+                data[field.attname] = None
+    return data
 
 
 def _rows(model: type[Model], to_customer: list[str], to_order: list[str], customer: Customer):
@@ -82,7 +89,7 @@ def _rows(model: type[Model], to_customer: list[str], to_order: list[str], custo
 
 def customer_export(customer: Customer) -> dict:
     """The whole document: the profile and one section (a list of rows) per model holding data about them."""
-    sections = {section_name(model): [row_data(row) for row in _rows(model, *links, customer)]
+    sections = {section_name(model): [row_data(row, customer) for row in _rows(model, *links, customer)]
                 for model, links in related_models().items()}
     for name, rows in _PARTS.items():
         sections[name] = [row_data(row) for row in rows(customer)]

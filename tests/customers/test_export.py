@@ -112,6 +112,16 @@ def test_export_values_are_json_money_in_integers_and_dates_in_iso_8601():
     assert document["sections"]["customers.orderitem"][0]["price"] == 12_345
 
 
+def test_an_order_the_customer_referred_does_not_name_the_buyer():
+    referrer, buyer = CustomerFactory(source_id="referrer"), CustomerFactory(source_id="buyer")
+    OrderFactory(customer=buyer, referrer=referrer, amount=5_000)
+
+    exported = customer_export(referrer)["sections"]["customers.order"]
+
+    assert [(row["referrer_id"], row["customer_id"]) for row in exported] == [(referrer.pk, None)]
+    assert customer_export(buyer)["sections"]["customers.order"][0]["customer_id"] == buyer.pk
+
+
 def test_gift_cards_held_come_with_their_ledger():
     customer = CustomerFactory()
     card = gift_card(code="GIFT-EXPORT", amount=5_000)
